@@ -1,0 +1,69 @@
+"""Inkwell's application factory and its one route table."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from core import cli
+from core.container import Container
+from core.db import Database
+from core.settings import Settings
+from resources import context, http
+from resources.api_keys import ApiKeyDetail, ApiKeyList
+from resources.http import Api
+from resources.items import ItemDetail, ItemList
+from resources.ops import Healthz, Readyz
+from resources.posts import CommentDetail, PostComments, PostDetail, PostList
+from resources.users import Login, Logout, Me, Refresh, Register, UserDetail, UserList
+from services.denylist import Denylist
+from services.tokens import AccessTokens
+
+V1 = "/api/v1"
+
+# Every URL of the API, its Resource, and the endpoint name url_for uses.
+ROUTES: list[tuple[str, type, str]] = [
+    (f"{V1}/auth/register", Register, "register"),
+    (f"{V1}/auth/login", Login, "login"),
+    (f"{V1}/auth/refresh", Refresh, "refresh"),
+    (f"{V1}/auth/logout", Logout, "logout"),
+    (f"{V1}/me", Me, "me"),
+    (f"{V1}/users", UserList, "users"),
+    (f"{V1}/users/<id:user_id>", UserDetail, "user"),
+    (f"{V1}/posts", PostList, "posts"),
+    (f"{V1}/posts/<id:post_id>", PostDetail, "post"),
+    (f"{V1}/posts/<id:post_id>/comments", PostComments, "post_comments"),
+    (f"{V1}/comments/<id:comment_id>", CommentDetail, "comment"),
+    (f"{V1}/items", ItemList, "items"),
+    (f"{V1}/items/<id:item_id>", ItemDetail, "item"),
+    (f"{V1}/api-keys", ApiKeyList, "api_keys"),
+    (f"{V1}/api-keys/<id:key_id>", ApiKeyDetail, "api_key"),
+    ("/healthz", Healthz, "healthz"),
+    ("/readyz", Readyz, "readyz"),
+]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.server.max_body_bytes,
+        # Errors always go through the mapper, as in production, also under tests.
+        PROPAGATE_EXCEPTIONS=False,
+        ERROR_404_HELP=False,
+        JSON_SORT_KEYS=False,
+    )
+    database = Database(settings)
+    app.extensions["inkwell"] = Container(
+        settings=settings,
+        db=database,
+        tokens=AccessTokens(settings.auth),
+        denylist=Denylist(None, settings.redis.key_prefix),
+    )
+
+    http.install(app)
+    context.install(app)
+    api = Api(app)
+    for url, resource, name in ROUTES:
+        api.add_resource(resource, url, endpoint=name)
+    cli.register(app)
+    return app

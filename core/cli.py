@@ -1,0 +1,119 @@
+"""`flask --app app <command>`: migrations, users, API keys, and the waitress server."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from core.container import Container
+
+
+def _container() -> Container:
+    return current_app.extensions["inkwell"]
+
+
+def upgrade_database(url: str) -> None:
+    """Alembic to head: brings any empty (or older) database up to date."""
+    from alembic import command
+    from alembic.config import Config
+
+    from core.settings import ROOT
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "head")
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("db-upgrade")
+    def db_upgrade() -> None:
+        """Apply every Alembic migration up to head."""
+        upgrade_database(_container().db.engine.url.render_as_string(hide_password=False))
+        click.echo("database is at head")
+
+    @app.cli.command("create-user")
+    @click.option("--username", required=True)
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--admin", is_flag=True, help="give the user the admin role")
+    def create_user(username: str, email: str, password: str, admin: bool) -> None:
+        """Create a user (optionally an admin)."""
+        from pydantic import ValidationError
+
+        from schemas.users import UserRegister
+        from services import auth
+        from services.errors import DomainError
+        from services.uow import UnitOfWork
+
+        try:
+            data = UserRegister(username=username, email=email, password=password)
+        except ValidationError as exc:
+            raise click.ClickException(str(exc))
+        uow = UnitOfWork(_container().db.session(write=True))
+        try:
+            user = auth.register(uow=uow, data=data)
+            if admin:
+                user.role = "admin"
+                uow.commit()
+            click.echo(f"created user {user.id} ({user.username}, {user.role})")
+        except DomainError as exc:
+            raise click.ClickException(exc.detail)
+        finally:
+            uow.close()
+
+    @app.cli.command("create-api-key")
+    @click.option("--username", required=True)
+    @click.option("--name", required=True)
+    @click.option("--scopes", required=True, help="comma-separated, e.g. read,posts:write")
+    @click.option("--tier", default="standard", show_default=True)
+    def create_api_key(username: str, name: str, scopes: str, tier: str) -> None:
+        """Create an API key for a user and print its secret (shown only this once)."""
+        from services import api_keys, auth
+        from services.actor import ALL_SCOPES
+        from services.errors import DomainError
+        from services.uow import UnitOfWork
+
+        wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+        unknown = sorted(set(wanted) - ALL_SCOPES)
+        if unknown or not wanted:
+            raise click.ClickException(f"unknown scopes: {', '.join(unknown) or '(none given)'}")
+        container = _container()
+        uow = UnitOfWork(container.db.session(write=True))
+        try:
+            user = auth.find_login_user(uow=uow, login=username)
+            if user is None:
+                raise click.ClickException(f"no user {username!r}")
+            _key, secret = api_keys.issue(
+                uow=uow, owner_id=user.id, name=name, scopes=wanted, expires_at=None, tier=tier,
+                tiers=container.settings.rate_limit.tiers,
+            )
+            click.echo(secret)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail)
+        finally:
+            uow.close()
+
+    @app.cli.command("serve")
+    @click.option("--host", default=None)
+    @click.option("--port", type=int, default=None)
+    @click.option("--threads", type=int, default=None)
+    @click.option("--workers", type=int, default=None)
+    def serve(host: str | None, port: int | None, threads: int | None, workers: int | None) -> None:
+        """Serve with waitress; --workers N forks N processes sharing the port (SO_REUSEPORT)."""
+        from core.server import run
+
+        settings = _container().settings
+        run(
+            settings.model_copy(
+                update={
+                    "server": settings.server.model_copy(
+                        update={
+                            k: v
+                            for k, v in {"host": host, "port": port, "threads": threads, "workers": workers}.items()
+                            if v is not None
+                        }
+                    )
+                }
+            )
+        )

@@ -1,0 +1,21 @@
+"""What create_app builds once and every request shares: settings, database, token tools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.db import Database
+from core.settings import Settings
+from services.denylist import Denylist
+from services.tokens import AccessTokens
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    tokens: AccessTokens
+    denylist: Denylist
+    redis: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)

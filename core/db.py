@@ -1,0 +1,76 @@
+"""Engine and session factory, built by create_app (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import ROOT, Settings
+
+WRITE_OPTION = "inkwell_write"
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = make_url(settings.database.url)
+    kwargs: dict[str, Any] = {"echo": settings.database.echo}
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:" and not Path(url.database).is_absolute():
+            url = url.set(database=str(ROOT / url.database))
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": settings.database.busy_timeout_ms / 1000,
+        }
+        kwargs["pool_size"] = settings.server.threads
+        kwargs["max_overflow"] = settings.server.threads
+        engine = create_engine(url, **kwargs)
+        _tune_sqlite(engine, settings.database.busy_timeout_ms)
+        return engine
+    # One pooled connection per waitress thread, plus a little headroom for the CLI and health checks.
+    kwargs.update(pool_size=settings.server.threads, max_overflow=4, pool_pre_ping=True, pool_timeout=5)
+    if url.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"connect_timeout": 3}
+    return create_engine(url, **kwargs)
+
+
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads and then writes cannot wait for the lock: SQLite
+        # answers "database is locked" at once. Write requests take the lock up front instead,
+        # where busy_timeout applies; reads stay deferred and never block under WAL.
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """The engine plus two session factories: one for reads, one whose transactions write."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = make_engine(settings)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        write_bind = self.engine.execution_options(**{WRITE_OPTION: True}) if self.is_sqlite else self.engine
+        self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._write = sessionmaker(write_bind, expire_on_commit=False, autoflush=True)
+
+    def session(self, *, write: bool) -> Session:
+        return (self._write if write else self._read)()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

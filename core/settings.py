@@ -1,0 +1,142 @@
+"""Typed settings: settings.toml defaults, an APP_ENV profile laid over them, then APP_* env vars."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_FILE = ROOT / "settings.toml"
+DEV_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - the known default production refuses
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    threads: int = Field(8, ge=1, le=256)
+    workers: int = Field(1, ge=1, le=64)
+    max_body_bytes: int = Field(1_048_576, ge=1)
+    trusted_proxy_count: int = Field(0, ge=0)
+    connection_limit: int = Field(1000, ge=1)
+    cpu_affinity: bool = False
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite:///var/inkwell.db"
+    echo: bool = False
+    busy_timeout_ms: int = 10_000
+
+
+class RedisSettings(BaseModel):
+    url: str = ""
+    socket_timeout_seconds: float = 0.25
+    key_prefix: str = "inkwell"
+
+
+class RateLimitSettings(BaseModel):
+    enabled: bool = True
+    anonymous: str = "60/minute"
+    authenticated: str = "600/minute"
+    login: str = "10/minute"
+    tiers: dict[str, str] = Field(
+        default_factory=lambda: {"standard": "600/minute", "elevated": "6000/minute", "unlimited": ""}
+    )
+
+
+class CacheSettings(BaseModel):
+    enabled: bool = True
+    default_ttl_seconds: int = Field(60, ge=1)
+
+
+class AuthSettings(BaseModel):
+    secret_key: str = DEV_SECRET
+    access_ttl_seconds: int = Field(900, ge=1)
+    refresh_ttl_seconds: int = Field(1_209_600, ge=1)
+    issuer: str = "inkwell"
+    audience: str = "inkwell-api"
+
+
+class CorsSettings(BaseModel):
+    origins: list[str] = Field(default_factory=list)
+
+
+class LogSettings(BaseModel):
+    level: str = "INFO"
+    json_lines: bool = Field(False, alias="json")
+
+    model_config = {"populate_by_name": True}
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _TomlProfileSource(PydanticBaseSettingsSource):
+    """settings.toml sections, with [profiles.<APP_ENV>] laid over them."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: str | None) -> None:
+        super().__init__(settings_cls)
+        self.env = env
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        raise NotImplementedError  # __call__ is used instead
+
+    def __call__(self) -> dict[str, Any]:
+        if not SETTINGS_FILE.exists():
+            return {}
+        data = tomllib.loads(SETTINGS_FILE.read_text())
+        profiles = data.pop("profiles", {})
+        env = self.env or os.environ.get("APP_ENV") or "development"
+        return _deep_merge(data, profiles.get(env, {}))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APP_", env_nested_delimiter="__", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env = init_settings.init_kwargs.get("env")  # type: ignore[attr-defined]
+        return init_settings, env_settings, _TomlProfileSource(settings_cls, env)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.env == "production" and (
+            self.auth.secret_key == DEV_SECRET or len(self.auth.secret_key) < 32
+        ):
+            raise ValueError(
+                "production needs APP_AUTH__SECRET_KEY: a secret of 32+ characters, not the default"
+            )
+        return self
+
+    def for_tests(self, **overrides: Any) -> Settings:
+        """A copy with nested sections replaced (tests build their own settings)."""
+        data = self.model_dump(by_alias=True)
+        return Settings(**_deep_merge(data, overrides))

@@ -1,0 +1,10 @@
+"""Tables. Importing this package registers every model on Base.metadata (Alembic reads it)."""
+
+from models.auth import ApiKey, RefreshToken, RevokedAccessToken
+from models.base import Base
+from models.comment import Comment
+from models.item import Item
+from models.post import Post
+from models.user import User
+
+__all__ = ["ApiKey", "Base", "Comment", "Item", "Post", "RefreshToken", "RevokedAccessToken", "User"]

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, func, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+
+from models.base import Base, Timestamped, UTCDateTime, utcnow
+from models.comment import Comment
+from models.user import User
+
+
+class Post(Timestamped, Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    slug: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    # Author and comment count come with the post in one SELECT (no N+1 on lists).
+    author: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    comment_count: Mapped[int] = column_property(
+        select(func.count(Comment.id))
+        .where(Comment.post_id == id)
+        .correlate_except(Comment)
+        .scalar_subquery()
+    )
+
+    __table_args__ = (
+        # Each list filter + sort the contract names has an index that serves it.
+        Index("ix_posts_status_created_at", "status", "created_at", "id"),
+        Index("ix_posts_status_published_at", "status", "published_at", "id"),
+        Index("ix_posts_status_title", "status", "title", "id"),
+        Index("ix_posts_author_id_created_at", "author_id", "created_at", "id"),
+        Index("ix_posts_created_at", "created_at", "id"),
+    )
+
+    def set_status(self, status: str) -> None:
+        """Publishing stamps published_at the first time only."""
+        self.status = status
+        if status == "published" and self.published_at is None:
+            self.published_at = utcnow()

@@ -1,0 +1,64 @@
+"""Flask-RESTful glue: an Api whose errors go through the one mapper, ids, conditional GETs."""
+
+from __future__ import annotations
+
+import flask_restful
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
+
+from resources.base import etag_of
+from resources.context import current_actor
+from resources.problems import to_problem
+
+
+class Api(flask_restful.Api):
+    """Flask-RESTful's handle_error bypasses @app.errorhandler for its own routes; route it back."""
+
+    def handle_error(self, e: Exception) -> Response:
+        return to_problem(e)
+
+
+class IdConverter(BaseConverter):
+    """Positive ids that fit a BIGINT; anything else is an unknown path (404), never a DB error."""
+
+    regex = r"[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+def conditional_get(response: Response) -> Response:
+    """A strong ETag on every 200 GET (and PUT/PATCH, to chain If-Match), 304 on If-None-Match."""
+    if request.method not in ("GET", "HEAD", "PUT", "PATCH") or response.status_code != 200:
+        return response
+    if response.mimetype == "application/json" and not response.direct_passthrough:
+        tag = response.headers.get("ETag") or etag_of(response.get_data())
+        response.headers["ETag"] = tag
+        if "Cache-Control" not in response.headers:
+            # Authenticated responses are for that caller alone; shared caches must not keep them.
+            response.headers["Cache-Control"] = "private, no-cache" if current_actor() else "no-cache"
+        wanted = request.headers.get("If-None-Match") if request.method in ("GET", "HEAD") else None
+        if wanted and (wanted.strip() == "*" or tag in {t.strip() for t in wanted.split(",")}):
+            not_modified = Response(status=304)
+            for name in ("ETag", "Cache-Control", "X-Request-ID", "X-Cache", "Vary"):
+                if name in response.headers:
+                    not_modified.headers[name] = response.headers[name]
+            return not_modified
+    return response
+
+
+def install(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter
+    app.register_error_handler(HTTPException, to_problem)
+    app.register_error_handler(Exception, to_problem)
+    app.after_request(conditional_get)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response

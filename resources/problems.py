@@ -1,0 +1,114 @@
+"""The one error mapper: every exception becomes an RFC 9457 problem+json response."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from flask import Response, g, request
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from services import errors as domain
+
+log = logging.getLogger("inkwell.errors")
+
+DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
+    domain.BadRequest: 400,
+    domain.Unauthorized: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.PreconditionFailed: 412,
+    domain.Invalid: 422,
+}
+
+
+class RequestInvalid(Exception):
+    """Input that failed its schema: `errors` already carry `loc` prefixed with body/query/path."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("request validation failed")
+        self.errors = errors
+
+
+class MalformedJson(Exception):
+    pass
+
+
+def validation_errors(exc: ValidationError, where: str) -> list[dict[str, Any]]:
+    """pydantic errors without the input (it may be a password) or context (may not serialise)."""
+    return [
+        {"loc": [where, *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Response:
+    phrase = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": f"urn:inkwell:problem:{phrase.lower().replace(' ', '-').replace(chr(39), '')}",
+        "title": title or phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "request_id": g.get("request_id") or "",
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="inkwell"'
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def to_problem(exc: BaseException) -> Response:
+    if isinstance(exc, domain.DomainError):
+        status = DOMAIN_STATUS.get(type(exc), 400)
+        errors = None
+        if isinstance(exc, domain.Invalid):
+            errors = [{"loc": list(exc.loc), "msg": exc.detail, "type": "value_error"}]
+        return problem(status, exc.detail, errors=errors)
+    if isinstance(exc, RequestInvalid):
+        return problem(422, "the request does not match the schema", errors=exc.errors)
+    if isinstance(exc, MalformedJson):
+        return problem(400, str(exc) or "malformed JSON body")
+    if isinstance(exc, HTTPException):
+        return _http_problem(exc)
+    if isinstance(exc, IntegrityError):
+        log.info("integrity error mapped to 409: %s", exc.orig)
+        return problem(409, "the request conflicts with existing data")
+    if isinstance(exc, OperationalError | PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        return problem(503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"})
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "an unexpected error occurred; quote the request_id when reporting it")
+
+
+def _http_problem(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers: dict[str, str] = {}
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+    detail = {
+        404: "no such resource",
+        405: f"{request.method} is not allowed here",
+        413: "the request body is too large",
+    }.get(status, exc.description or HTTPStatus(status).phrase)
+    for name in ("Retry-After",):
+        if exc.response is not None and name in exc.response.headers:
+            headers[name] = exc.response.headers[name]
+    return problem(status, detail, headers=headers)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from schemas.common import AuthorRef, Body, Out, Page, PageQuery
+
+CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+class CommentCreate(Body):
+    content: CommentText
+
+
+class CommentUpdate(Body):
+    content: CommentText
+
+
+class CommentQuery(PageQuery):
+    sort: Literal["created_at", "-created_at"] = "created_at"
+
+
+class CommentOut(Out):
+    id: int
+    post_id: int
+    author: AuthorRef
+    content: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CommentPage(Page[CommentOut]):
+    pass

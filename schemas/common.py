@@ -1,0 +1,73 @@
+"""Shapes shared by every resource: strict bodies, pagination, the list envelope, problems."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    """Request bodies: unknown fields are errors and JSON types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+
+
+class Query(BaseModel):
+    """Query strings: values arrive as text, so types are converted; unknown names are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PageQuery(Query):
+    page: int = Field(1, ge=1, le=1_000_000)
+    per_page: int = Field(20, ge=1, le=100)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """The list envelope; each resource subclasses it so the schema gets a clean name."""
+
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class AuthorRef(Out):
+    id: int
+    username: str
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error is returned."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str
+    errors: list[ErrorDetail] | None = None
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from schemas.common import AuthorRef, Body, Out, Page, PageQuery
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Content = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+Slug = Annotated[str, StringConstraints(max_length=200, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+Status = Literal["draft", "published"]
+
+
+class PostCreate(Body):
+    title: Title
+    content: Content
+    status: Status = "draft"
+    slug: Slug | None = None
+
+
+class PostReplace(Body):
+    title: Title
+    content: Content
+    status: Status
+    slug: Slug | None = None
+
+
+class PostUpdate(Body):
+    title: Title | None = None
+    content: Content | None = None
+    status: Status | None = None
+    slug: Slug | None = None
+
+
+class PostQuery(PageQuery):
+    status: Status | None = None
+    author: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    author_id: int | None = None
+    slug: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    sort: Literal["created_at", "-created_at", "published_at", "-published_at", "title", "-title"] = (
+        "-created_at"
+    )
+
+
+class PostOut(Out):
+    id: int
+    title: str
+    slug: str
+    content: str
+    status: Status
+    author: AuthorRef
+    comment_count: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+
+class PostPage(Page[PostOut]):
+    pass

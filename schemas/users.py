@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, EmailStr, StringConstraints
+
+from schemas.common import Body, Out, Page, PageQuery
+
+Username = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(str.lower)]
+Bio = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class UserRegister(Body):
+    username: Username
+    email: Email
+    password: Password
+
+
+class MeUpdate(Body):
+    bio: Bio | None = None
+    email: Email | None = None
+    password: Password | None = None
+    current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class UserAdminUpdate(Body):
+    role: Literal["user", "admin"] | None = None
+    bio: Bio | None = None
+
+
+class UserQuery(PageQuery):
+    q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    sort: Literal["created_at", "-created_at", "username", "-username"] = "created_at"
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    bio: str
+    role: str
+    created_at: datetime
+
+
+class UserPrivateOut(UserOut):
+    email: str
+    updated_at: datetime
+
+
+class UserPage(Page[UserOut | UserPrivateOut]):
+    pass

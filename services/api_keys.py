@@ -1,0 +1,121 @@
+"""API keys: a secret shown once, stored hashed, narrowed to scopes its owner holds."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from models import ApiKey, User
+from schemas.auth import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
+from services.actor import Actor, require, scopes_of_role
+from services.errors import Forbidden, Invalid, NotFound
+from services.pagination import paginate
+from services.tokens import digest, new_secret
+from services.uow import UnitOfWork
+
+
+def create(
+    *, uow: UnitOfWork, actor: Actor | None, data: ApiKeyCreate, tiers: dict[str, str]
+) -> tuple[ApiKey, str]:
+    """Returns the row and the secret, which is never stored or shown again."""
+    actor = require(actor, "keys:write")
+    return issue(
+        uow=uow,
+        owner_id=actor.user_id,
+        name=data.name,
+        scopes=list(data.scopes),
+        expires_at=data.expires_at,
+        tier="standard",
+        tiers=tiers,
+        grantor=actor,
+    )
+
+
+def issue(
+    *,
+    uow: UnitOfWork,
+    owner_id: int,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None,
+    tier: str,
+    tiers: dict[str, str],
+    grantor: Actor | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key for `owner_id` (the CLI calls this with no grantor)."""
+    owner = uow.session.get(User, owner_id)
+    if owner is None:
+        raise NotFound("user not found")
+    allowed = scopes_of_role(owner.role) & (grantor.scopes if grantor else scopes_of_role(owner.role))
+    excess = sorted(set(scopes) - allowed)
+    if excess:
+        raise Forbidden(f"a key cannot carry rights its owner or creator lacks: {', '.join(excess)}")
+    if tier not in tiers:
+        raise Invalid(f"unknown tier '{tier}'", loc=("body", "tier"))
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise Invalid("expires_at must be in the future", loc=("body", "expires_at"))
+    prefix = secrets.token_hex(6)
+    secret = f"iwk_{prefix}_{new_secret(32)}"
+    key = ApiKey(
+        user_id=owner.id,
+        name=name,
+        prefix=prefix,
+        secret_hash=digest(secret),
+        scopes=sorted(set(scopes)),
+        tier=tier,
+        expires_at=expires_at,
+    )
+    uow.session.add(key)
+    uow.commit()
+    return key, secret
+
+
+def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tuple[list[ApiKey], int, int]:
+    actor = require(actor, "read")
+    stmt = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    if query.all:
+        if not actor.is_admin:
+            raise Forbidden("only admins may list every key")
+    else:
+        stmt = stmt.where(ApiKey.user_id == actor.user_id)
+    return paginate(uow.session, stmt, page=query.page, per_page=query.per_page)
+
+
+def get(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> ApiKey:
+    return _get_managed(uow, require(actor, "read"), key_id, lock=False)
+
+
+def revoke(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> None:
+    """Owner or admin; effective for the next request of any process."""
+    actor = require(actor, "keys:write")
+    key = _get_managed(uow, actor, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+    uow.commit()
+
+
+def set_tier(
+    *, uow: UnitOfWork, actor: Actor | None, key_id: int, data: ApiKeyUpdate, tiers: dict[str, str]
+) -> ApiKey:
+    """Admins move keys between the configured tiers."""
+    actor = require(actor, "keys:write")
+    if not actor.is_admin:
+        raise Forbidden("only admins may change a key's tier")
+    if data.tier not in tiers:
+        raise Invalid(
+            f"unknown tier '{data.tier}'; configured: {', '.join(sorted(tiers))}", loc=("body", "tier")
+        )
+    key = _get_managed(uow, actor, key_id)
+    key.tier = data.tier
+    uow.commit()
+    return key
+
+
+def _get_managed(uow: UnitOfWork, actor: Actor, key_id: int, *, lock: bool = True) -> ApiKey:
+    key = uow.session.get(ApiKey, key_id, with_for_update=lock or None)
+    # Someone else's key is 'not found' for a non-admin, so ids do not leak.
+    if key is None or not (actor.is_admin or key.user_id == actor.user_id):
+        raise NotFound("API key not found")
+    return key

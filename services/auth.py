@@ -1,0 +1,210 @@
+"""Registration, login, refresh rotation, logout, and turning credentials into an Actor."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+
+from models import ApiKey, RefreshToken, User
+from schemas.auth import LoginIn
+from schemas.users import UserRegister
+from services import passwords
+from services.actor import Actor, scopes_of_role
+from services.denylist import Denylist, family_key
+from services.errors import Conflict, Unauthorized
+from services.tokens import AccessTokens, digest, new_secret
+from services.uow import UnitOfWork
+
+KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+BAD_LOGIN = "invalid username or password"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def register(*, uow: UnitOfWork, data: UserRegister) -> User:
+    """Create a user; username and email are unique ignoring case."""
+    taken = uow.session.scalar(
+        select(User.id).where(
+            or_(func.lower(User.username) == data.username.lower(), func.lower(User.email) == data.email)
+        )
+    )
+    if taken is not None:
+        raise Conflict("username or email is already taken")
+    user = User(
+        username=data.username, email=data.email, password_hash=passwords.hash_password(data.password)
+    )
+    uow.session.add(user)
+    uow.commit()
+    return user
+
+
+def find_login_user(*, uow: UnitOfWork, login: str) -> User | None:
+    login = login.lower()
+    column = User.email if "@" in login else User.username
+    return uow.session.scalar(select(User).where(func.lower(column) == login))
+
+
+def login(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, data: LoginIn) -> IssuedPair:
+    """Check the password (same work for unknown users) and start a new refresh family."""
+    user = find_login_user(uow=uow, login=data.username)
+    if user is None:
+        passwords.burn_equal_work(data.password)
+        raise Unauthorized(BAD_LOGIN)
+    if not passwords.verify_password(user.password_hash, data.password):
+        raise Unauthorized(BAD_LOGIN)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(data.password)
+    pair = _issue_pair(
+        uow=uow, tokens=tokens, refresh_ttl=refresh_ttl, user_id=user.id, family_id=new_secret(12)
+    )
+    uow.commit()
+    return pair
+
+
+def refresh(
+    *, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, refresh_ttl: int, refresh_token: str
+) -> IssuedPair:
+    """Rotate: a refresh token is good once; a spent one presented again revokes its family."""
+    row = uow.session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)).with_for_update()
+    )
+    now = datetime.now(UTC)
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthorized("invalid refresh token")
+    if row.used_at is not None:
+        # Reuse means the token leaked: whoever holds the family now loses it (RFC 9700 4.14.2).
+        _revoke_family(uow=uow, tokens=tokens, denylist=denylist, family_id=row.family_id)
+        uow.commit()
+        raise Unauthorized("refresh token reuse detected; the session was revoked")
+    row.used_at = now
+    pair = _issue_pair(
+        uow=uow, tokens=tokens, refresh_ttl=refresh_ttl, user_id=row.user_id, family_id=row.family_id
+    )
+    uow.commit()
+    return pair
+
+
+def logout(
+    *, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, actor: Actor | None, refresh_token: str | None
+) -> None:
+    """Deny the access token used now, and revoke the given refresh token's family."""
+    if actor is None or actor.token_id is None or actor.token_expires_at is None:
+        raise Unauthorized("logout needs a bearer access token")
+    denylist.revoke(uow, actor.token_id, actor.token_expires_at)
+    if refresh_token:
+        row = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)))
+        if row is not None and row.user_id == actor.user_id:
+            _revoke_family(uow=uow, tokens=tokens, denylist=denylist, family_id=row.family_id)
+    uow.commit()
+
+
+def revoke_other_families(
+    *, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, user_id: int, keep_family: str | None
+) -> None:
+    """Used on password change: every other login of the user ends. Does not commit."""
+    families = uow.session.scalars(
+        select(RefreshToken.family_id)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .distinct()
+    )
+    for family_id in list(families):
+        if family_id != keep_family:
+            _revoke_family(uow=uow, tokens=tokens, denylist=denylist, family_id=family_id)
+
+
+def authenticate_bearer(*, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, token: str) -> Actor:
+    claims = tokens.decode(token)
+    keys = [claims.jti] + ([family_key(claims.family_id)] if claims.family_id else [])
+    if denylist.is_denied(uow, keys):
+        raise Unauthorized("access token was revoked")
+    user = uow.session.get(User, claims.user_id)
+    if user is None:
+        raise Unauthorized("invalid access token")
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        scopes=scopes_of_role(user.role),
+        token_id=claims.jti,
+        family_id=claims.family_id,
+        token_expires_at=claims.expires_at,
+    )
+
+
+def authenticate_key(*, uow: UnitOfWork, secret: str) -> tuple[Actor, bool]:
+    """The key's owner narrowed to its scopes, and whether last_used_at is due an update."""
+    prefix = key_prefix(secret)
+    key = uow.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
+    # Compare digests in constant time; a missing row still costs one comparison.
+    stored = key.secret_hash if key is not None else "0" * 64
+    if not hmac.compare_digest(stored, digest(secret)) or key is None:
+        raise Unauthorized("invalid API key")
+    now = datetime.now(UTC)
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise Unauthorized("API key revoked or expired")
+    owner_scopes = scopes_of_role(key.user.role)
+    actor = Actor(
+        user_id=key.user.id,
+        username=key.user.username,
+        role=key.user.role,
+        scopes=owner_scopes & frozenset(key.scopes),
+        key_id=key.id,
+        tier=key.tier,
+    )
+    due = key.last_used_at is None or now - key.last_used_at >= KEY_TOUCH_INTERVAL
+    return actor, due
+
+
+def key_prefix(secret: str) -> str | None:
+    """Secrets look like `iwk_<prefix>_<random>`; the prefix finds the row."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != "iwk" or not 1 <= len(parts[1]) <= 16:
+        return None
+    return parts[1]
+
+
+def touch_key(*, uow: UnitOfWork, key_id: int) -> None:
+    """Record use at most once a minute, so reads do not write on every request."""
+    now = datetime.now(UTC)
+    uow.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - KEY_TOUCH_INTERVAL))
+        .values(last_used_at=now)
+    )
+    uow.commit()
+
+
+def _issue_pair(
+    *, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, user_id: int, family_id: str
+) -> IssuedPair:
+    secret = new_secret(32)
+    uow.session.add(
+        RefreshToken(
+            user_id=user_id,
+            family_id=family_id,
+            token_hash=digest(secret),
+            expires_at=datetime.now(UTC) + timedelta(seconds=refresh_ttl),
+        )
+    )
+    access, _claims = tokens.issue(user_id=user_id, family_id=family_id)
+    return IssuedPair(access_token=access, refresh_token=secret, expires_in=tokens.ttl)
+
+
+def _revoke_family(*, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, family_id: str) -> None:
+    now = datetime.now(UTC)
+    uow.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    # Access tokens of the family live at most `ttl` more seconds; deny the family that long.
+    denylist.revoke(uow, family_key(family_id), int(now.timestamp()) + tokens.ttl + 60)

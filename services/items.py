@@ -1,0 +1,129 @@
+"""The catalog: anyone reads, admins holding items:write change it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from models import Item
+from schemas.items import ItemCreate, ItemQuery, ItemUpdate
+from services.actor import Actor, require
+from services.errors import Conflict, Forbidden, NotFound
+from services.pagination import order, paginate
+from services.uow import UnitOfWork
+
+SORTS = {"name": Item.name, "price": Item.price, "created_at": Item.created_at}
+Precondition = Callable[[object], None]
+
+
+def list_items(*, uow: UnitOfWork, query: ItemQuery) -> tuple[list[Item], int, int]:
+    stmt = select(Item)
+    if query.q:
+        stmt = stmt.where(
+            or_(
+                Item.name.icontains(query.q, autoescape=True),
+                Item.description.icontains(query.q, autoescape=True),
+            )
+        )
+    if query.min_price is not None:
+        stmt = stmt.where(Item.price >= query.min_price)
+    if query.max_price is not None:
+        stmt = stmt.where(Item.price <= query.max_price)
+    if query.in_stock is not None:
+        stmt = stmt.where(Item.stock > 0 if query.in_stock else Item.stock == 0)
+    stmt = stmt.order_by(*order(SORTS, query.sort, Item.id))
+    return paginate(uow.session, stmt, page=query.page, per_page=query.per_page)
+
+
+def get(*, uow: UnitOfWork, item_id: int, for_update: bool = False) -> Item:
+    item = uow.session.get(Item, item_id, with_for_update=for_update or None)
+    if item is None:
+        raise NotFound("item not found")
+    return item
+
+
+def create(*, uow: UnitOfWork, actor: Actor | None, data: ItemCreate) -> Item:
+    _require_editor(actor)
+    item = Item(**data.model_dump())
+    _save(uow, item)
+    uow.commit()
+    return item
+
+
+def replace(
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None,
+    item_id: int,
+    data: ItemCreate,
+    precondition: Precondition | None = None,
+) -> Item:
+    return _change(
+        uow=uow, actor=actor, item_id=item_id, changes=data.model_dump(), precondition=precondition
+    )
+
+
+def update(
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None,
+    item_id: int,
+    data: ItemUpdate,
+    precondition: Precondition | None = None,
+) -> Item:
+    changes = data.model_dump(exclude_unset=True)
+    # null means "unchanged" for required fields; for sku it clears the code.
+    changes = {k: v for k, v in changes.items() if v is not None or k == "sku"}
+    return _change(uow=uow, actor=actor, item_id=item_id, changes=changes, precondition=precondition)
+
+
+def delete(
+    *, uow: UnitOfWork, actor: Actor | None, item_id: int, precondition: Precondition | None = None
+) -> None:
+    _require_editor(actor)
+    item = get(uow=uow, item_id=item_id, for_update=True)
+    if precondition:
+        precondition(item)
+    uow.session.delete(item)
+    uow.commit()
+
+
+def _change(
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None,
+    item_id: int,
+    changes: dict[str, Any],
+    precondition: Precondition | None,
+) -> Item:
+    _require_editor(actor)
+    item = get(uow=uow, item_id=item_id, for_update=True)
+    if precondition:
+        precondition(item)
+    for field, value in changes.items():
+        setattr(item, field, value)
+    _save(uow, item)
+    uow.commit()
+    return item
+
+
+def _save(uow: UnitOfWork, item: Item) -> None:
+    if item.sku is not None and uow.session.scalar(
+        select(exists().where(Item.sku == item.sku, Item.id != item.id))
+    ):
+        raise Conflict("sku is already taken")
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(item)
+    except IntegrityError:  # a concurrent insert won the race for the sku
+        raise Conflict("sku is already taken")
+
+
+def _require_editor(actor: Actor | None) -> Actor:
+    actor = require(actor, "items:write")
+    if not actor.is_admin:
+        raise Forbidden("only admins may change the catalog")
+    return actor

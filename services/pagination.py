@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+
+def paginate(session: Session, stmt: Select[Any], *, page: int, per_page: int) -> tuple[list[Any], int, int]:
+    """One page of `stmt` (already filtered and ordered), the total, and the page count."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
+    return rows, total, math.ceil(total / per_page)
+
+
+def order(columns: dict[str, Any], sort: str, tiebreak: Any) -> list[Any]:
+    """ORDER BY for a whitelisted `sort` value (`-` prefix = descending), with a stable tiebreak."""
+    descending = sort.startswith("-")
+    column = columns[sort.lstrip("-")]
+    if descending:
+        return [column.desc().nulls_last(), tiebreak.desc()]
+    return [column.asc().nulls_last(), tiebreak.asc()]

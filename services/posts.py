@@ -1,0 +1,196 @@
+"""Posts: visibility of drafts, ownership, slugs, publish timestamps."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, inspect, or_, select, true
+from sqlalchemy.exc import IntegrityError
+
+from models import Post, User
+from schemas.posts import PostCreate, PostQuery, PostReplace, PostUpdate
+from services.actor import Actor, require
+from services.errors import Conflict, Forbidden, NotFound
+from services.pagination import order, paginate
+from services.uow import UnitOfWork
+
+SORTS = {"created_at": Post.created_at, "published_at": Post.published_at, "title": Post.title}
+SLUG_MAX = 200
+SLUG_ATTEMPTS = 20
+Precondition = Callable[[object], None]
+
+
+def slugify(title: str) -> str:
+    """Lower-case ASCII words joined by '-' ('Héllo, World!' -> 'hello-world')."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[: SLUG_MAX - 8].rstrip("-") or "post"
+
+
+def visible_to(actor: Actor | None) -> ColumnElement[bool]:
+    """Published posts, the caller's own drafts, and everything for admins."""
+    if actor is None:
+        return Post.status == "published"
+    if actor.is_admin:
+        return true()
+    return or_(Post.status == "published", Post.author_id == actor.user_id)
+
+
+def list_posts(*, uow: UnitOfWork, actor: Actor | None, query: PostQuery) -> tuple[list[Post], int, int]:
+    stmt = select(Post).where(visible_to(actor))
+    if query.status:
+        stmt = stmt.where(Post.status == query.status)
+    if query.author_id is not None:
+        stmt = stmt.where(Post.author_id == query.author_id)
+    if query.author:
+        stmt = stmt.where(
+            Post.author_id
+            == select(User.id).where(func.lower(User.username) == query.author.lower()).scalar_subquery()
+        )
+    if query.slug:
+        stmt = stmt.where(Post.slug == query.slug)
+    if query.q:
+        stmt = stmt.where(
+            or_(
+                Post.title.icontains(query.q, autoescape=True),
+                Post.content.icontains(query.q, autoescape=True),
+            )
+        )
+    stmt = stmt.order_by(*order(SORTS, query.sort, Post.id))
+    return paginate(uow.session, stmt, page=query.page, per_page=query.per_page)
+
+
+def get_visible(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> Post:
+    """The post if the caller may see it; someone else's draft is 'not found', not 'forbidden'."""
+    post = uow.session.scalar(select(Post).where(Post.id == post_id, visible_to(actor)))
+    if post is None:
+        raise NotFound("post not found")
+    return post
+
+
+def create(*, uow: UnitOfWork, actor: Actor | None, data: PostCreate) -> Post:
+    actor = require(actor, "posts:write")
+    post = Post(author_id=actor.user_id, title=data.title, content=data.content, slug="")
+    post.set_status(data.status)
+    _save_with_slug(uow, post, given=data.slug)
+    uow.commit()
+    uow.session.refresh(post)
+    return post
+
+
+def replace(
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None,
+    post_id: int,
+    data: PostReplace,
+    precondition: Precondition | None = None,
+) -> Post:
+    return _change(
+        uow=uow, actor=actor, post_id=post_id, changes=data.model_dump(), precondition=precondition
+    )
+
+
+def update(
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None,
+    post_id: int,
+    data: PostUpdate,
+    precondition: Precondition | None = None,
+) -> Post:
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    return _change(uow=uow, actor=actor, post_id=post_id, changes=changes, precondition=precondition)
+
+
+def delete(
+    *, uow: UnitOfWork, actor: Actor | None, post_id: int, precondition: Precondition | None = None
+) -> None:
+    post = _get_own(uow=uow, actor=actor, post_id=post_id)
+    if precondition:
+        precondition(post)
+    uow.session.delete(post)
+    uow.commit()
+
+
+def _change(
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None,
+    post_id: int,
+    changes: dict[str, Any],
+    precondition: Precondition | None,
+) -> Post:
+    post = _get_own(uow=uow, actor=actor, post_id=post_id)
+    if precondition:
+        precondition(post)
+    for field in ("title", "content"):
+        if field in changes:
+            setattr(post, field, changes[field])
+    if "status" in changes:
+        post.set_status(changes["status"])
+    new_slug = changes.get("slug")
+    if new_slug and new_slug != post.slug:
+        _save_with_slug(uow, post, given=new_slug)
+    uow.commit()
+    uow.session.refresh(post)
+    return post
+
+
+def _get_own(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> Post:
+    """Lock the post for writing; the caller must see it (else 404) and own it (else 403)."""
+    actor = require(actor, "posts:write")
+    post = uow.session.scalar(
+        select(Post).where(Post.id == post_id, visible_to(actor)).with_for_update(of=Post)
+    )
+    if post is None:
+        raise NotFound("post not found")
+    if not (actor.is_admin or post.author_id == actor.user_id):
+        raise Forbidden("only the author or an admin may change this post")
+    return post
+
+
+def _save_with_slug(uow: UnitOfWork, post: Post, *, given: str | None) -> None:
+    """Flush `post` with a unique slug; a generated one gets -2, -3, ... and retries on a race."""
+    session = uow.session
+    if inspect(post).persistent:
+        # Flush the other changes first: a failed savepoint below expires what it flushed.
+        session.flush()
+    if given:
+        if session.scalar(select(exists().where(Post.slug == given, Post.id != post.id))):
+            raise Conflict("slug is already taken")
+        post.slug = given
+        try:
+            with session.begin_nested():
+                session.add(post)
+        except IntegrityError:
+            raise Conflict("slug is already taken")
+        return
+    base = slugify(post.title)
+    for _ in range(SLUG_ATTEMPTS):
+        post.slug = _next_free_slug(uow, base)
+        try:
+            # A savepoint, so losing a race to a concurrent insert costs one retry, not the request.
+            with session.begin_nested():
+                session.add(post)
+            return
+        except IntegrityError:
+            continue
+    raise Conflict("could not find a free slug; give one explicitly")
+
+
+def _next_free_slug(uow: UnitOfWork, base: str) -> str:
+    taken = set(
+        uow.session.scalars(
+            select(Post.slug).where(or_(Post.slug == base, Post.slug.startswith(f"{base}-", autoescape=True)))
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
