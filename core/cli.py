@@ -85,7 +85,12 @@ def register(app: Flask) -> None:
             if user is None:
                 raise click.ClickException(f"no user {username!r}")
             _key, secret = api_keys.issue(
-                uow=uow, owner_id=user.id, name=name, scopes=wanted, expires_at=None, tier=tier,
+                uow=uow,
+                owner_id=user.id,
+                name=name,
+                scopes=wanted,
+                expires_at=None,
+                tier=tier,
                 tiers=container.settings.rate_limit.tiers,
             )
             click.echo(secret)
@@ -110,7 +115,12 @@ def register(app: Flask) -> None:
                     "server": settings.server.model_copy(
                         update={
                             k: v
-                            for k, v in {"host": host, "port": port, "threads": threads, "workers": workers}.items()
+                            for k, v in {
+                                "host": host,
+                                "port": port,
+                                "threads": threads,
+                                "workers": workers,
+                            }.items()
                             if v is not None
                         }
                     )

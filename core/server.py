@@ -6,6 +6,7 @@ by fork leaves most connections with whichever worker wakes first.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -63,8 +64,13 @@ def _serve_worker(settings: Settings, index: int, reuse_port: bool) -> None:
     app = create_app(settings)
     sock = _listen(settings.server.host, settings.server.port, reuse_port)
     server = create_server(app, sockets=[sock], **waitress_options(settings))
-    log.warning("worker %d (pid %d) serving on http://%s:%d", index, os.getpid(),
-                settings.server.host, settings.server.port)
+    log.warning(
+        "worker %d (pid %d) serving on http://%s:%d",
+        index,
+        os.getpid(),
+        settings.server.host,
+        settings.server.port,
+    )
     server.run()
 
 
@@ -96,10 +102,8 @@ def run(settings: Settings) -> None:
         nonlocal stopping
         stopping = True
         for pid in list(children):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

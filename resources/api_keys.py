@@ -16,8 +16,14 @@ class ApiKeyList(Resource):
         rows, total, pages = api_keys.list_keys(uow=uow(), actor=current_actor(), query=query)
         return page_response(ApiKeyPage, [ApiKeyOut.model_validate(k) for k in rows], total, pages, query)
 
-    @endpoint(body=ApiKeyCreate, response=ApiKeyCreated, status=201, errors=(400, 401, 403, 415, 422),
-              auth="required", scope="keys:write")
+    @endpoint(
+        body=ApiKeyCreate,
+        response=ApiKeyCreated,
+        status=201,
+        errors=(400, 401, 403, 415, 422),
+        auth="required",
+        scope="keys:write",
+    )
     def post(self, body: ApiKeyCreate) -> Response:
         """Create a key; the response is the only time `key` (the secret) is shown."""
         key, secret = api_keys.create(
@@ -33,14 +39,25 @@ class ApiKeyDetail(Resource):
     @endpoint(response=ApiKeyOut, errors=(401, 403, 404), auth="required")
     def get(self, key_id: int) -> Response:
         """One key (owner or admin), without its secret."""
-        return json_response(ApiKeyOut.model_validate(api_keys.get(uow=uow(), actor=current_actor(), key_id=key_id)))
+        return json_response(
+            ApiKeyOut.model_validate(api_keys.get(uow=uow(), actor=current_actor(), key_id=key_id))
+        )
 
-    @endpoint(body=ApiKeyUpdate, response=ApiKeyOut, errors=(400, 401, 403, 404, 415, 422), auth="required",
-              scope="keys:write")
+    @endpoint(
+        body=ApiKeyUpdate,
+        response=ApiKeyOut,
+        errors=(400, 401, 403, 404, 415, 422),
+        auth="required",
+        scope="keys:write",
+    )
     def patch(self, key_id: int, body: ApiKeyUpdate) -> Response:
         """Admins move a key to another configured tier."""
         key = api_keys.set_tier(
-            uow=uow(), actor=current_actor(), key_id=key_id, data=body, tiers=state().settings.rate_limit.tiers
+            uow=uow(),
+            actor=current_actor(),
+            key_id=key_id,
+            data=body,
+            tiers=state().settings.rate_limit.tiers,
         )
         return json_response(ApiKeyOut.model_validate(key))
 

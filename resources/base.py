@@ -109,7 +109,9 @@ def no_content() -> Response:
     return Response(status=204)
 
 
-def page_response(page_model: type[BaseModel], items: list[BaseModel], total: int, pages: int, query: Any) -> Response:
+def page_response(
+    page_model: type[BaseModel], items: list[BaseModel], total: int, pages: int, query: Any
+) -> Response:
     envelope = page_model(items=items, page=query.page, per_page=query.per_page, total=total, pages=pages)
     response = json_response(envelope)
     response.headers["Link"] = link_header(query.page, query.per_page, total)

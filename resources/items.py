@@ -18,8 +18,14 @@ class ItemList(Resource):
         rows, total, pages = items.list_items(uow=uow(), query=query)
         return page_response(ItemPage, [ItemOut.model_validate(i) for i in rows], total, pages, query)
 
-    @endpoint(body=ItemCreate, response=ItemOut, status=201, errors=(400, 401, 403, 409, 415, 422),
-              auth="required", scope="items:write")
+    @endpoint(
+        body=ItemCreate,
+        response=ItemOut,
+        status=201,
+        errors=(400, 401, 403, 409, 415, 422),
+        auth="required",
+        scope="items:write",
+    )
     def post(self, body: ItemCreate) -> Response:
         """Add an item (admins with items:write)."""
         item = items.create(uow=uow(), actor=current_actor(), data=body)
@@ -35,19 +41,31 @@ class ItemDetail(Resource):
     @endpoint(body=ItemCreate, response=ItemOut, errors=WRITE_ERRORS, auth="required", scope="items:write")
     def put(self, item_id: int, body: ItemCreate) -> Response:
         """Replace an item."""
-        item = items.replace(uow=uow(), actor=current_actor(), item_id=item_id, data=body,
-                             precondition=if_match(ItemOut.model_validate))
+        item = items.replace(
+            uow=uow(),
+            actor=current_actor(),
+            item_id=item_id,
+            data=body,
+            precondition=if_match(ItemOut.model_validate),
+        )
         return json_response(ItemOut.model_validate(item))
 
     @endpoint(body=ItemUpdate, response=ItemOut, errors=WRITE_ERRORS, auth="required", scope="items:write")
     def patch(self, item_id: int, body: ItemUpdate) -> Response:
         """Change some fields of an item."""
-        item = items.update(uow=uow(), actor=current_actor(), item_id=item_id, data=body,
-                            precondition=if_match(ItemOut.model_validate))
+        item = items.update(
+            uow=uow(),
+            actor=current_actor(),
+            item_id=item_id,
+            data=body,
+            precondition=if_match(ItemOut.model_validate),
+        )
         return json_response(ItemOut.model_validate(item))
 
     @endpoint(status=204, errors=(401, 403, 404, 412), auth="required", scope="items:write")
     def delete(self, item_id: int) -> Response:
         """Remove an item."""
-        items.delete(uow=uow(), actor=current_actor(), item_id=item_id, precondition=if_match(ItemOut.model_validate))
+        items.delete(
+            uow=uow(), actor=current_actor(), item_id=item_id, precondition=if_match(ItemOut.model_validate)
+        )
         return no_content()

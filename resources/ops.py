@@ -36,6 +36,8 @@ class Readyz(Resource):
             except Exception:
                 checks["redis"] = "fail"
         failing = "fail" in checks.values()
-        response = json_response(Readiness(status="fail" if failing else "ok", checks=checks), 503 if failing else 200)
+        response = json_response(
+            Readiness(status="fail" if failing else "ok", checks=checks), 503 if failing else 200
+        )
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -19,8 +19,14 @@ class PostList(Resource):
         rows, total, pages = posts.list_posts(uow=uow(), actor=current_actor(), query=query)
         return page_response(PostPage, [PostOut.model_validate(p) for p in rows], total, pages, query)
 
-    @endpoint(body=PostCreate, response=PostOut, status=201, errors=(400, 401, 403, 409, 415, 422),
-              auth="required", scope="posts:write")
+    @endpoint(
+        body=PostCreate,
+        response=PostOut,
+        status=201,
+        errors=(400, 401, 403, 409, 415, 422),
+        auth="required",
+        scope="posts:write",
+    )
     def post(self, body: PostCreate) -> Response:
         """Write a post (draft by default); the slug comes from the title unless given."""
         post = posts.create(uow=uow(), actor=current_actor(), data=body)
@@ -31,26 +37,40 @@ class PostDetail(Resource):
     @endpoint(response=PostOut, errors=(401, 404))
     def get(self, post_id: int) -> Response:
         """One post, if the caller may see it."""
-        return json_response(PostOut.model_validate(posts.get_visible(uow=uow(), actor=current_actor(), post_id=post_id)))
+        return json_response(
+            PostOut.model_validate(posts.get_visible(uow=uow(), actor=current_actor(), post_id=post_id))
+        )
 
     @endpoint(body=PostReplace, response=PostOut, errors=WRITE_ERRORS, auth="required", scope="posts:write")
     def put(self, post_id: int, body: PostReplace) -> Response:
         """Replace title, content and status (the slug stays unless given)."""
-        post = posts.replace(uow=uow(), actor=current_actor(), post_id=post_id, data=body,
-                             precondition=if_match(PostOut.model_validate))
+        post = posts.replace(
+            uow=uow(),
+            actor=current_actor(),
+            post_id=post_id,
+            data=body,
+            precondition=if_match(PostOut.model_validate),
+        )
         return json_response(PostOut.model_validate(post))
 
     @endpoint(body=PostUpdate, response=PostOut, errors=WRITE_ERRORS, auth="required", scope="posts:write")
     def patch(self, post_id: int, body: PostUpdate) -> Response:
         """Change some fields of a post."""
-        post = posts.update(uow=uow(), actor=current_actor(), post_id=post_id, data=body,
-                            precondition=if_match(PostOut.model_validate))
+        post = posts.update(
+            uow=uow(),
+            actor=current_actor(),
+            post_id=post_id,
+            data=body,
+            precondition=if_match(PostOut.model_validate),
+        )
         return json_response(PostOut.model_validate(post))
 
     @endpoint(status=204, errors=(401, 403, 404, 412), auth="required", scope="posts:write")
     def delete(self, post_id: int) -> Response:
         """Delete a post and its comments (author or admin)."""
-        posts.delete(uow=uow(), actor=current_actor(), post_id=post_id, precondition=if_match(PostOut.model_validate))
+        posts.delete(
+            uow=uow(), actor=current_actor(), post_id=post_id, precondition=if_match(PostOut.model_validate)
+        )
         return no_content()
 
 
@@ -58,11 +78,19 @@ class PostComments(Resource):
     @endpoint(query=CommentQuery, response=CommentPage, errors=(401, 404, 422))
     def get(self, post_id: int, query: CommentQuery) -> Response:
         """Comments of a visible post, oldest first."""
-        rows, total, pages = comments.list_for_post(uow=uow(), actor=current_actor(), post_id=post_id, query=query)
+        rows, total, pages = comments.list_for_post(
+            uow=uow(), actor=current_actor(), post_id=post_id, query=query
+        )
         return page_response(CommentPage, [CommentOut.model_validate(c) for c in rows], total, pages, query)
 
-    @endpoint(body=CommentCreate, response=CommentOut, status=201, errors=(400, 401, 403, 404, 415, 422),
-              auth="required", scope="comments:write")
+    @endpoint(
+        body=CommentCreate,
+        response=CommentOut,
+        status=201,
+        errors=(400, 401, 403, 404, 415, 422),
+        auth="required",
+        scope="comments:write",
+    )
     def post(self, post_id: int, body: CommentCreate) -> Response:
         """Comment on a visible post."""
         comment = comments.create(uow=uow(), actor=current_actor(), post_id=post_id, data=body)
@@ -76,16 +104,27 @@ class CommentDetail(Resource):
         comment = comments.get_visible(uow=uow(), actor=current_actor(), comment_id=comment_id)
         return json_response(CommentOut.model_validate(comment))
 
-    @endpoint(body=CommentUpdate, response=CommentOut, errors=WRITE_ERRORS, auth="required", scope="comments:write")
+    @endpoint(
+        body=CommentUpdate, response=CommentOut, errors=WRITE_ERRORS, auth="required", scope="comments:write"
+    )
     def patch(self, comment_id: int, body: CommentUpdate) -> Response:
         """Edit a comment (its author or an admin)."""
-        comment = comments.update(uow=uow(), actor=current_actor(), comment_id=comment_id, data=body,
-                                  precondition=if_match(CommentOut.model_validate))
+        comment = comments.update(
+            uow=uow(),
+            actor=current_actor(),
+            comment_id=comment_id,
+            data=body,
+            precondition=if_match(CommentOut.model_validate),
+        )
         return json_response(CommentOut.model_validate(comment))
 
     @endpoint(status=204, errors=(401, 403, 404, 412), auth="required", scope="comments:write")
     def delete(self, comment_id: int) -> Response:
         """Delete a comment (its author, the post's author, or an admin)."""
-        comments.delete(uow=uow(), actor=current_actor(), comment_id=comment_id,
-                        precondition=if_match(CommentOut.model_validate))
+        comments.delete(
+            uow=uow(),
+            actor=current_actor(),
+            comment_id=comment_id,
+            precondition=if_match(CommentOut.model_validate),
+        )
         return no_content()

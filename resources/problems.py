@@ -91,7 +91,9 @@ def to_problem(exc: BaseException) -> Response:
     if isinstance(exc, IntegrityError):
         log.info("integrity error mapped to 409: %s", exc.orig)
         return problem(409, "the request conflicts with existing data")
-    if isinstance(exc, OperationalError | PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+    if isinstance(exc, OperationalError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
         log.error("database unavailable: %s", exc.__class__.__name__)
         return problem(503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"})
     log.exception("unhandled error", exc_info=exc)

@@ -7,7 +7,15 @@ from models import User
 from resources.base import created, endpoint, if_match, json_response, no_content, page_response
 from resources.context import current_actor, state, uow
 from schemas.auth import LoginIn, LogoutIn, RefreshIn, TokenPair
-from schemas.users import MeUpdate, UserAdminUpdate, UserOut, UserPage, UserPrivateOut, UserQuery, UserRegister
+from schemas.users import (
+    MeUpdate,
+    UserAdminUpdate,
+    UserOut,
+    UserPage,
+    UserPrivateOut,
+    UserQuery,
+    UserRegister,
+)
 from services import auth, users
 
 
@@ -32,7 +40,10 @@ class Login(Resource):
         """Exchange a username (or email) and password for an access and a refresh token."""
         container = state()
         pair = auth.login(
-            uow=uow(), tokens=container.tokens, refresh_ttl=container.settings.auth.refresh_ttl_seconds, data=body
+            uow=uow(),
+            tokens=container.tokens,
+            refresh_ttl=container.settings.auth.refresh_ttl_seconds,
+            data=body,
         )
         return json_response(TokenPair.model_validate(pair), headers={"Cache-Control": "no-store"})
 
@@ -73,7 +84,9 @@ class Me(Resource):
         """The caller's own account."""
         return json_response(UserPrivateOut.model_validate(users.me(uow=uow(), actor=current_actor())))
 
-    @endpoint(body=MeUpdate, response=UserPrivateOut, errors=(400, 401, 403, 409, 412, 415, 422), auth="required")
+    @endpoint(
+        body=MeUpdate, response=UserPrivateOut, errors=(400, 401, 403, 409, 412, 415, 422), auth="required"
+    )
     def patch(self, body: MeUpdate) -> Response:
         """Change bio or email; change the password with current_password (ends other logins)."""
         container = state()
@@ -102,7 +115,12 @@ class UserDetail(Resource):
         """One user (private fields for the user themself and admins)."""
         return json_response(user_view(users.get(uow=uow(), user_id=user_id)))
 
-    @endpoint(body=UserAdminUpdate, response=UserPrivateOut, errors=(400, 401, 403, 404, 412, 415, 422), auth="required")
+    @endpoint(
+        body=UserAdminUpdate,
+        response=UserPrivateOut,
+        errors=(400, 401, 403, 404, 412, 415, 422),
+        auth="required",
+    )
     def patch(self, user_id: int, body: UserAdminUpdate) -> Response:
         """Admins change a user's role or bio."""
         user = users.admin_update(
@@ -115,4 +133,3 @@ class UserDetail(Resource):
         """Delete a user with their posts, comments and keys (self or admin)."""
         users.delete(uow=uow(), actor=current_actor(), user_id=user_id, precondition=if_match(user_view))
         return no_content()
-

@@ -93,7 +93,12 @@ def refresh(
 
 
 def logout(
-    *, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, actor: Actor | None, refresh_token: str | None
+    *,
+    uow: UnitOfWork,
+    tokens: AccessTokens,
+    denylist: Denylist,
+    actor: Actor | None,
+    refresh_token: str | None,
 ) -> None:
     """Deny the access token used now, and revoke the given refresh token's family."""
     if actor is None or actor.token_id is None or actor.token_expires_at is None:
