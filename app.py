@@ -7,6 +7,7 @@ from flask import Flask
 from core import cli
 from core.container import Container
 from core.db import Database
+from core.redis import make_redis
 from core.settings import Settings
 from resources import context, http
 from resources.api_keys import ApiKeyDetail, ApiKeyList
@@ -53,11 +54,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     database = Database(settings)
+    redis_client = make_redis(settings)
     app.extensions["inkwell"] = Container(
         settings=settings,
         db=database,
         tokens=AccessTokens(settings.auth),
-        denylist=Denylist(None, settings.redis.key_prefix),
+        denylist=Denylist(redis_client, settings.redis.key_prefix),
+        redis=redis_client,
     )
 
     http.install(app)
