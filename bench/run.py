@@ -1,0 +1,461 @@
+"""`make bench`: a bare Flask+waitress baseline and Inkwell, measured in the same run with wrk.
+
+Servers are pinned to CPU 0 with taskset and wrk to CPU 1 (one core each), every scenario gets a
+warm-up, and each figure is reported as a ratio to the bare endpoint measured minutes earlier on
+the same machine, because absolute numbers on shared machines drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+FLASK = [sys.executable, "-m", "flask", "--app", "app"]
+FULL = {"users": 10_000, "posts": 100_000, "comments": 300_000, "items": 10_000}
+SMOKE = {"users": 30, "posts": 200, "comments": 400, "items": 30}
+BENCH_PASSWORD = "bench-password-1"
+HIGH = "100000000/minute"  # limits stay on (every request pays for them) but never refuse
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    target: str = ""
+
+
+def sh(cmd: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True, **kw)
+
+
+def cpus() -> tuple[str, str]:
+    """Server core and wrk core (the same core on a one-core machine)."""
+    available = sorted(os.sched_getaffinity(0))
+    return str(available[0]), str(available[-1])
+
+
+def server_env(db_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APP_")}
+    env.update(
+        APP_ENV="production",  # JSON request logs, as in production
+        APP_AUTH__SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop",
+        APP_DATABASE__URL=db_url,
+        APP_REDIS__URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        APP_REDIS__KEY_PREFIX=prefix,
+        APP_RATE_LIMIT__ENABLED="true",
+        APP_RATE_LIMIT__ANONYMOUS=HIGH,
+        APP_RATE_LIMIT__AUTHENTICATED=HIGH,
+        APP_RATE_LIMIT__LOGIN=HIGH,
+        APP_RATE_LIMIT__TIERS=json.dumps({"standard": "600/minute", "bench": HIGH, "unlimited": ""}),
+        APP_SERVER__THREADS="4",
+    )
+    env.update(extra)
+    return env
+
+
+class Server:
+    """A server process in its own session, pinned with taskset, stopped by its process group."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], port: int, cpu: str | None, log: Path) -> None:
+        self.port = port
+        self.log = log.open("w")
+        pinned = ["taskset", "-c", cpu, *cmd] if cpu is not None else cmd
+        self.proc = subprocess.Popen(
+            pinned, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.base}/healthz" if "app" in cmd else f"{self.base}/hello", timeout=1)
+                return
+            except requests.RequestException:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def wrk(
+    url: str,
+    seconds: float,
+    args: argparse.Namespace,
+    cpu: str,
+    *,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[float, float, float, int]:
+    cmd = [
+        "taskset",
+        "-c",
+        cpu,
+        "wrk",
+        "-t1",
+        f"-c{args.connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+    ]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    if script:
+        cmd += ["-s", str(BENCH / "lua" / script)]
+    out = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    lat = {p: float(v) * scale[u] for p, v, u in LATENCY.findall(out)}
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return rps, lat.get("50", 0.0), lat.get("99", 0.0), errors
+
+
+def measure(name: str, url: str, args: argparse.Namespace, cpu: str, target: str = "", **kw) -> Result:  # type: ignore[no-untyped-def]
+    wrk(url, args.warmup, args, cpu, **kw)
+    rps, p50, p99, errors = wrk(url, args.duration, args, cpu, **kw)
+    result = Result(name, rps, p50, p99, errors, target)
+    print(
+        f"  {name:<44} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  errors {errors}", flush=True
+    )
+    return result
+
+
+def prepare_dataset(args: argparse.Namespace) -> Path:
+    """Seed once per size (the slow part), then copy the file per run so writes never accumulate."""
+    sizes = SMOKE if args.smoke else FULL
+    data = Path(args.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    tag = "smoke" if args.smoke else "full"
+    seeded = data / f"seed-{tag}.db"
+    marker = data / f"seed-{tag}.json"
+    if not (seeded.exists() and marker.exists() and json.loads(marker.read_text()) == sizes):
+        for f in data.glob(f"seed-{tag}.db*"):
+            f.unlink()
+        env = server_env(f"sqlite:///{seeded}", "bench-seed", APP_ENV="development")
+        sh([*FLASK, "db-upgrade"], env)
+        started = time.monotonic()
+        sh([*FLASK, "seed", "--seed", "1", *[f"--{k}={v}" for k, v in sizes.items()]], env, timeout=1800)
+        print(f"seeded {sizes} in {time.monotonic() - started:.1f} s")
+        env_admin = [
+            "--username",
+            "bench_admin",
+            "--email",
+            "bench_admin@example.com",
+            "--password",
+            BENCH_PASSWORD,
+        ]
+        sh([*FLASK, "create-user", *env_admin, "--admin"], env)
+        marker.write_text(json.dumps(sizes))
+    run_db = data / f"run-{tag}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{run_db}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(seeded, run_db)
+    return run_db
+
+
+def inkwell(db: Path, prefix: str, cpu: str | None, workers: int = 1, **extra: str) -> Server:
+    port = free_port()
+    env = server_env(f"sqlite:///{db}", prefix, **extra)
+    cmd = [*FLASK, "serve", "--port", str(port), "--workers", str(workers)]
+    return Server(cmd, env, port, cpu, BENCH / "data" / f"server-{prefix}.log")
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: `make bench` installs it (apt-get install -y wrk)")
+    server_cpu, wrk_cpu = cpus()
+    db = prepare_dataset(args)
+    env = server_env(
+        f"sqlite:///{db}",
+        "bench-cli",
+        APP_ENV="development",
+        APP_RATE_LIMIT__TIERS=json.dumps({"standard": "600/minute", "bench": HIGH}),
+    )
+    key = (
+        sh(
+            [
+                *FLASK,
+                "create-api-key",
+                "--username",
+                "bench_admin",
+                "--name",
+                "bench",
+                "--scopes",
+                "read,items:write,posts:write,comments:write",
+                "--tier",
+                "bench",
+            ],
+            env,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    results: list[Result] = []
+
+    bare_port = free_port()
+    bare = Server(
+        [sys.executable, str(BENCH / "bare.py"), str(bare_port), "4"],
+        dict(os.environ),
+        bare_port,
+        server_cpu,
+        BENCH / "data" / "bare.log",
+    )
+    try:
+        results.append(measure("bare Flask + waitress (baseline)", f"{bare.base}/hello", args, wrk_cpu))
+    finally:
+        bare.stop()
+
+    prefix = f"bench-{os.getpid()}"
+    server = inkwell(db, prefix, server_cpu)
+    try:
+        base = server.base
+        post_id = requests.get(f"{base}/api/v1/posts?per_page=1&status=published", timeout=10).json()[
+            "items"
+        ][0]["id"]
+        item_id = requests.get(f"{base}/api/v1/items?per_page=1", timeout=10).json()["items"][0]["id"]
+        token = requests.post(
+            f"{base}/api/v1/auth/login",
+            json={"username": "bench_admin", "password": BENCH_PASSWORD},
+            timeout=10,
+        ).json()["access_token"]
+        etag = requests.get(f"{base}/api/v1/posts/{post_id}", timeout=10).headers["ETag"]
+        results.append(
+            measure(
+                "GET one post, anonymous, cache hit",
+                f"{base}/api/v1/posts/{post_id}",
+                args,
+                wrk_cpu,
+                "≥ 0.50",
+            )
+        )
+        results.append(
+            measure(
+                "GET list page of 20 + total, cache hit",
+                f"{base}/api/v1/posts?per_page=20",
+                args,
+                wrk_cpu,
+                "≥ 0.45",
+            )
+        )
+        results.append(
+            measure(
+                "GET one post, If-None-Match → 304",
+                f"{base}/api/v1/posts/{post_id}",
+                args,
+                wrk_cpu,
+                "≥ 0.55",
+                headers={"If-None-Match": etag},
+            )
+        )
+        results.append(
+            measure(
+                "GET one item with an API key",
+                f"{base}/api/v1/items/{item_id}",
+                args,
+                wrk_cpu,
+                headers={"X-API-Key": key},
+            )
+        )
+        results.append(
+            measure(
+                "POST a comment (bearer)",
+                f"{base}/api/v1/posts/{post_id}/comments",
+                args,
+                wrk_cpu,
+                script="post.lua",
+                env={
+                    "BENCH_BODY": json.dumps({"content": "Benchmark comment."}),
+                    "BENCH_AUTH": f"Bearer {token}",
+                },
+            )
+        )
+        results.append(
+            measure(
+                "POST login (argon2id)",
+                f"{base}/api/v1/auth/login",
+                args,
+                wrk_cpu,
+                script="post.lua",
+                env={
+                    "BENCH_BODY": json.dumps({"username": "bench_admin", "password": BENCH_PASSWORD}),
+                    "BENCH_AUTH": "",
+                },
+            )
+        )
+    finally:
+        server.stop()
+
+    server = inkwell(db, prefix + "-nocache", server_cpu, APP_CACHE__ENABLED="false")
+    try:
+        results.append(
+            measure(
+                "GET one post, cache disabled",
+                f"{server.base}/api/v1/posts/{post_id}",
+                args,
+                wrk_cpu,
+                "≥ 0.34",
+            )
+        )
+        results.append(
+            measure(
+                "GET list page of 20 + total, cache disabled",
+                f"{server.base}/api/v1/posts?per_page=20",
+                args,
+                wrk_cpu,
+                "≥ 0.15",
+            )
+        )
+    finally:
+        server.stop()
+
+    # Two workers pinned one per core; wrk then shares the machine with them, as a harness would.
+    server = inkwell(db, prefix + "-w2", None, workers=2, APP_SERVER__CPU_AFFINITY="true")
+    try:
+        results.append(
+            measure(
+                "--workers 2: GET one post, cache hit",
+                f"{server.base}/api/v1/posts/{post_id}",
+                args,
+                wrk_cpu,
+                "≥ 1.6 × one worker",
+            )
+        )
+    finally:
+        server.stop()
+    return results
+
+
+def soak(args: argparse.Namespace) -> None:
+    """RSS of one worker over a long cached-GET run: a leak shows as steady growth."""
+    server_cpu, wrk_cpu = cpus()
+    db = prepare_dataset(args)
+    server = inkwell(db, f"bench-soak-{os.getpid()}", server_cpu)
+    try:
+        post_id = requests.get(f"{server.base}/api/v1/posts?per_page=1", timeout=10).json()["items"][0]["id"]
+        url = f"{server.base}/api/v1/posts/{post_id}"
+        wrk(url, 10, args, wrk_cpu)
+        samples = []
+        for _ in range(max(1, int(args.soak // 30))):
+            wrk(url, 30, args, wrk_cpu)
+            rss = int(Path(f"/proc/{server.pids()[0]}/status").read_text().split("VmRSS:")[1].split()[0])
+            samples.append(rss)
+            print(f"  RSS {rss / 1024:.1f} MiB", flush=True)
+        change = (samples[-1] - samples[0]) / samples[0] * 100
+        print(
+            f"RSS first {samples[0] / 1024:.1f} MiB, last {samples[-1] / 1024:.1f} MiB, change {change:+.1f} %"
+        )
+    finally:
+        server.stop()
+
+
+def write_table(results: list[Result], args: argparse.Namespace) -> str:
+    bare = results[0].rps
+    one_worker = next((r.rps for r in results if r.name.startswith("GET one post, anonymous")), 0.0)
+    lines = [
+        "| scenario | req/s | p50 ms | p99 ms | × bare | errors | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        ratio = f"{r.rps / bare:.2f}"
+        if r.name.startswith("--workers 2") and one_worker:
+            ratio += f" ({r.rps / one_worker:.2f} × 1 worker)"
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratio} | {r.errors} | {r.target} |"
+        )
+    versions = ", ".join(
+        f"{p} {metadata.version(p)}"
+        for p in ("Flask", "waitress", "SQLAlchemy", "pydantic", "Flask-Limiter", "Flask-Caching")
+    )
+    header = [
+        f"# Benchmark results{' (smoke run: tiny dataset, seconds per scenario)' if args.smoke else ''}",
+        "",
+        f"Command: `{'make bench' if not args.smoke else 'python bench/run.py --smoke'}` — wrk -t1 -c{args.connections}, "
+        f"{args.duration:g} s per scenario after {args.warmup:g} s warm-up; server pinned to one core, wrk to the other.",
+        f"Machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"{_cpu_model()}, Python {platform.python_version()}, Linux {platform.release()}.",
+        f"Versions: {versions}. Dataset: {SMOKE if args.smoke else FULL} on SQLite; cache and limits on Redis.",
+        "",
+    ]
+    text = "\n".join(header + lines) + "\n"
+    Path(args.out).write_text(text)
+    return text
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny dataset, 1 s per scenario (used by make test)"
+    )
+    parser.add_argument("--duration", type=float, default=None)
+    parser.add_argument("--warmup", type=float, default=None)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--data-dir", default=str(BENCH / "data"))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--soak", type=float, default=0, help="instead: N seconds of cached GETs, report RSS")
+    args = parser.parse_args()
+    args.duration = args.duration or (1 if args.smoke else 15)
+    args.warmup = args.warmup or (1 if args.smoke else 3)
+    args.out = args.out or str(BENCH / ("results-smoke.md" if args.smoke else "results.md"))
+    if args.soak:
+        soak(args)
+        return
+    print(write_table(run(args), args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""SQL statements per endpoint: no N+1 (author and comment_count come with the post)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import Api
+
+
+@contextmanager
+def count_queries(app) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    statements: list[str] = []
+    engine = app.extensions["inkwell"].db.engine
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.split(None, 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def uncached(make_app):  # type: ignore[no-untyped-def]
+    """The database path of every GET: the response cache is off."""
+    return make_app(cache={"enabled": False})
+
+
+def seed_posts(api, headers, n: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    posts = [api.post(headers, title=f"Post {i}", status="published") for i in range(n)]
+    for post in posts[:5]:
+        for _ in range(3):
+            assert (
+                api.client.post(
+                    f"/api/v1/posts/{post['id']}/comments", json={"content": "hi"}, headers=headers
+                ).status_code
+                == 201
+            )
+    return posts
+
+
+def test_post_detail_is_one_query(uncached) -> None:  # type: ignore[no-untyped-def]
+    api = Api(uncached.test_client(), uncached)
+    headers = api.user("writer")
+    post = seed_posts(api, headers, 1)[0]
+    with count_queries(uncached) as statements:
+        response = api.client.get(f"/api/v1/posts/{post['id']}")
+    assert response.status_code == 200
+    assert response.get_json()["comment_count"] == 3
+    assert len(statements) == 1, statements
+
+
+@pytest.mark.parametrize("url", ["/api/v1/posts?per_page=20", "/api/v1/items?per_page=20", "/api/v1/users"])
+def test_list_is_page_plus_count(uncached, url) -> None:  # type: ignore[no-untyped-def]
+    api = Api(uncached.test_client(), uncached)
+    headers = api.user("writer", admin=True)
+    seed_posts(api, headers, 25)
+    for i in range(25):
+        api.client.post("/api/v1/items", json={"name": f"Item {i}", "price": "1.00"}, headers=headers)
+    with count_queries(uncached) as statements:
+        response = api.client.get(url)
+    assert response.status_code == 200
+    assert len(response.get_json()["items"]) >= 1
+    assert len(statements) == 2, statements  # the page and its total, whatever the page size
+
+
+def test_comment_list_is_visibility_check_plus_page_and_count(uncached) -> None:  # type: ignore[no-untyped-def]
+    api = Api(uncached.test_client(), uncached)
+    headers = api.user("writer")
+    post = seed_posts(api, headers, 1)[0]
+    with count_queries(uncached) as statements:
+        response = api.client.get(f"/api/v1/posts/{post['id']}/comments")
+    assert response.status_code == 200
+    assert len(response.get_json()["items"]) == 3
+    assert len(statements) == 3, statements
