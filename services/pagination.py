@@ -3,13 +3,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
 
 def paginate(session: Session, stmt: Select[Any], *, page: int, per_page: int) -> tuple[list[Any], int, int]:
     """One page of `stmt` (already filtered and ordered), the total, and the page count."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    # Same FROM and WHERE, only count(*): no ORDER BY, eager joins or comment_count subquery.
+    count = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    total = session.scalar(count) or 0
     rows = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
     return rows, total, math.ceil(total / per_page)
 
