@@ -102,9 +102,10 @@ def build(app: Flask, settings: Settings, redis_client: Any) -> Limiter | None:
         }
     limiter = Limiter(
         identity,
-        default_limits=[default_limit],
+        # One budget per identity across every route (default_limits would be per route).
+        application_limits=[default_limit],
         # An empty limit ("unlimited" tier) exempts the caller.
-        default_limits_exempt_when=lambda: not default_limit(),
+        application_limits_exempt_when=lambda: not default_limit(),
         strategy="inkwell-fixed-window",
         storage_uri=storage.get("storage_uri", "memory://"),
         storage_options=storage.get("storage_options", {}),
@@ -122,7 +123,7 @@ def build(app: Flask, settings: Settings, redis_client: Any) -> Limiter | None:
         return f"login:{name.strip().lower()}" if isinstance(name, str) and name.strip() else identity()
 
     # Login: its own stricter limits, per address and per username (guessing one account's password
-    # from many addresses is stopped too). They replace the default limit on that route.
+    # from many addresses is stopped too), on top of the caller's overall budget.
     login = app.view_functions["login"]
     login = limiter.limit(config.login, key_func=lambda: f"addr:{request.remote_addr}", scope="login-addr")(
         login
