@@ -38,11 +38,7 @@ class Idempotency:
             raise Invalid("Idempotency-Key must be 1 to 255 characters", loc=("header", HEADER))
         fingerprint = _fingerprint()
         scope = hashlib.sha256(f"{identity()}\0{key}".encode()).hexdigest()
-        unit = g.get("uow")
-        if unit is not None:
-            # End authentication's transaction: on SQLite it holds the write lock the
-            # reservation's own short transaction needs.
-            unit.rollback()
+        _end_request_transaction()
         store, saved = self._reserve(scope, fingerprint)
         if saved is None:
             g.idempotency = (store, scope, fingerprint)
@@ -67,6 +63,7 @@ class Idempotency:
         if reserved is None:
             return response
         store, scope, fingerprint = reserved
+        _end_request_transaction()  # the response is rendered; the use case has committed
         try:
             if 200 <= response.status_code < 300:
                 saved = Saved(
@@ -96,6 +93,13 @@ class Idempotency:
                 log.warning("Redis unavailable for idempotency (%s); using the database", exc)
                 self.breaker.trip()
         return self.db_store, self.db_store.reserve(scope, fingerprint)
+
+
+def _end_request_transaction() -> None:
+    """On SQLite the request's write transaction holds the database lock our own short one needs."""
+    unit = g.get("uow")
+    if unit is not None:
+        unit.rollback()
 
 
 def _fingerprint() -> str:
