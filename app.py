@@ -7,9 +7,9 @@ from flask import Flask
 from core import cli
 from core.container import Container
 from core.db import Database
-from core.redis import make_redis
+from core.redis import Breaker, make_redis
 from core.settings import Settings
-from resources import context, http
+from resources import cache, context, http, idempotency, limits
 from resources.api_keys import ApiKeyDetail, ApiKeyList
 from resources.http import Api
 from resources.items import ItemDetail, ItemList
@@ -68,5 +68,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = Api(app)
     for url, resource, name in ROUTES:
         api.add_resource(resource, url, endpoint=name)
+    install_redis_features(app, settings, redis_client)
     cli.register(app)
     return app
+
+
+def install_redis_features(app: Flask, settings: Settings, redis_client: object) -> None:
+    """Rate limits, then the response cache, then idempotency keys (hooks run in that order)."""
+    container: Container = app.extensions["inkwell"]
+    breaker = Breaker()  # one per process: cache and idempotency skip a failing Redis together
+    container.extras["limiter"] = limits.build(app, settings, redis_client)
+    container.extras["cache"] = response_cache = cache.ResponseCache(app, settings, redis_client, breaker)
+    cache.install(app, response_cache)
+    idempotency.install(
+        app, idempotency.Idempotency(container.db, redis_client, settings.redis.key_prefix, breaker)
+    )

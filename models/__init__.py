@@ -3,8 +3,19 @@
 from models.auth import ApiKey, RefreshToken, RevokedAccessToken
 from models.base import Base
 from models.comment import Comment
+from models.idempotency import IdempotencyRecord
 from models.item import Item
 from models.post import Post
 from models.user import User
 
-__all__ = ["ApiKey", "Base", "Comment", "Item", "Post", "RefreshToken", "RevokedAccessToken", "User"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Comment",
+    "IdempotencyRecord",
+    "Item",
+    "Post",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "User",
+]

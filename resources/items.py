@@ -4,6 +4,7 @@ from flask import Response, url_for
 from flask_restful import Resource
 
 from resources.base import created, endpoint, if_match, json_response, no_content, page_response
+from resources.cache import CachePolicy
 from resources.context import current_actor, uow
 from schemas.items import ItemCreate, ItemOut, ItemPage, ItemQuery, ItemUpdate
 from services import items
@@ -12,6 +13,8 @@ WRITE_ERRORS = (400, 401, 403, 404, 409, 412, 415, 422)
 
 
 class ItemList(Resource):
+    cache_policy = CachePolicy("items", invalidates=("items",), public=True)
+
     @endpoint(query=ItemQuery, response=ItemPage, errors=(401, 422))
     def get(self, query: ItemQuery) -> Response:
         """The catalog, with price and stock filters."""
@@ -33,6 +36,8 @@ class ItemList(Resource):
 
 
 class ItemDetail(Resource):
+    cache_policy = CachePolicy("items", invalidates=("items",), public=True)
+
     @endpoint(response=ItemOut, errors=(401, 404))
     def get(self, item_id: int) -> Response:
         """One item."""

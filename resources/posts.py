@@ -4,6 +4,7 @@ from flask import Response, url_for
 from flask_restful import Resource
 
 from resources.base import created, endpoint, if_match, json_response, no_content, page_response
+from resources.cache import CachePolicy
 from resources.context import current_actor, uow
 from schemas.comments import CommentCreate, CommentOut, CommentPage, CommentQuery, CommentUpdate
 from schemas.posts import PostCreate, PostOut, PostPage, PostQuery, PostReplace, PostUpdate
@@ -13,6 +14,8 @@ WRITE_ERRORS = (400, 401, 403, 404, 409, 412, 415, 422)
 
 
 class PostList(Resource):
+    cache_policy = CachePolicy("posts", invalidates=("posts", "comments"))
+
     @endpoint(query=PostQuery, response=PostPage, errors=(401, 422))
     def get(self, query: PostQuery) -> Response:
         """Posts the caller may see: published ones, their own drafts (admins: all)."""
@@ -34,6 +37,8 @@ class PostList(Resource):
 
 
 class PostDetail(Resource):
+    cache_policy = CachePolicy("posts", invalidates=("posts", "comments"))
+
     @endpoint(response=PostOut, errors=(401, 404))
     def get(self, post_id: int) -> Response:
         """One post, if the caller may see it."""
@@ -75,6 +80,9 @@ class PostDetail(Resource):
 
 
 class PostComments(Resource):
+    # comment_count lives in the posts: a comment write invalidates both.
+    cache_policy = CachePolicy("comments", invalidates=("comments", "posts"))
+
     @endpoint(query=CommentQuery, response=CommentPage, errors=(401, 404, 422))
     def get(self, post_id: int, query: CommentQuery) -> Response:
         """Comments of a visible post, oldest first."""
@@ -98,6 +106,8 @@ class PostComments(Resource):
 
 
 class CommentDetail(Resource):
+    cache_policy = CachePolicy("comments", invalidates=("comments", "posts"))
+
     @endpoint(response=CommentOut, errors=(401, 404))
     def get(self, comment_id: int) -> Response:
         """One comment, if its post is visible."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from flask import Response, g, request
+from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -86,6 +87,13 @@ def to_problem(exc: BaseException) -> Response:
         return problem(422, "the request does not match the schema", errors=exc.errors)
     if isinstance(exc, MalformedJson):
         return problem(400, str(exc) or "malformed JSON body")
+    if isinstance(exc, RateLimitExceeded):
+        # Retry-After and the RateLimit headers are set from the window by resources/limits.py.
+        return problem(
+            429,
+            f"rate limit exceeded ({exc.limit.limit}); retry after the Retry-After seconds",
+            headers={"Retry-After": str(exc.limit.limit.get_expiry()), "Cache-Control": "no-store"},
+        )
     if isinstance(exc, HTTPException):
         return _http_problem(exc)
     if isinstance(exc, IntegrityError):

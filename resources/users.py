@@ -5,6 +5,7 @@ from flask_restful import Resource
 
 from models import User
 from resources.base import created, endpoint, if_match, json_response, no_content, page_response
+from resources.cache import EVERYTHING, CachePolicy
 from resources.context import current_actor, state, uow
 from schemas.auth import LoginIn, LogoutIn, RefreshIn, TokenPair
 from schemas.users import (
@@ -27,6 +28,8 @@ def user_view(user: User) -> UserOut:
 
 
 class Register(Resource):
+    cache_policy = CachePolicy(invalidates=("users",))
+
     @endpoint(body=UserRegister, response=UserPrivateOut, status=201, errors=(400, 409, 415, 422))
     def post(self, body: UserRegister) -> Response:
         """Create an account."""
@@ -79,6 +82,9 @@ class Logout(Resource):
 
 
 class Me(Resource):
+    # Not cached: two admins share a visibility class, but /me is each one's own.
+    cache_policy = CachePolicy(invalidates=("users",))
+
     @endpoint(response=UserPrivateOut, errors=(401,), auth="required")
     def get(self) -> Response:
         """The caller's own account."""
@@ -102,6 +108,8 @@ class Me(Resource):
 
 
 class UserList(Resource):
+    cache_policy = CachePolicy("users")
+
     @endpoint(query=UserQuery, response=UserPage, errors=(422,))
     def get(self, query: UserQuery) -> Response:
         """List users; `q` filters on the username."""
@@ -110,6 +118,9 @@ class UserList(Resource):
 
 
 class UserDetail(Resource):
+    # A deleted user takes their posts and comments along.
+    cache_policy = CachePolicy("users", invalidates=EVERYTHING)
+
     @endpoint(response=UserPrivateOut, errors=(404,))
     def get(self, user_id: int) -> Response:
         """One user (private fields for the user themself and admins)."""

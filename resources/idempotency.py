@@ -1,0 +1,115 @@
+"""Idempotency-Key on every POST: the first response is kept 24 h and replayed, never re-run.
+
+Policy: only 2xx responses are stored. Any other outcome changed nothing (one transaction per
+request, rolled back on error), so its reservation is released and the client may retry the
+same key, with a corrected body if it was a 4xx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from typing import Any
+
+import orjson
+from flask import Flask, Response, g, request
+
+from core.idempotency import DatabaseStore, RedisStore, Saved
+from core.redis import Breaker
+from resources.limits import identity
+from services.errors import Conflict, Invalid
+
+log = logging.getLogger("inkwell.idempotency")
+HEADER = "Idempotency-Key"
+
+
+class Idempotency:
+    def __init__(self, db: Any, redis_client: Any, prefix: str, breaker: Breaker) -> None:
+        self.db_store = DatabaseStore(db)
+        self.redis_store = RedisStore(redis_client, prefix) if redis_client is not None else None
+        self.breaker = breaker
+
+    def before(self) -> Response | None:
+        key = request.headers.get(HEADER)
+        if request.method != "POST" or key is None or request.endpoint is None:
+            return None
+        if not 1 <= len(key) <= 255:
+            raise Invalid("Idempotency-Key must be 1 to 255 characters", loc=("header", HEADER))
+        fingerprint = _fingerprint()
+        scope = hashlib.sha256(f"{identity()}\0{key}".encode()).hexdigest()
+        _end_request_transaction()
+        store, saved = self._reserve(scope, fingerprint)
+        if saved is None:
+            g.idempotency = (store, scope, fingerprint)
+            return None
+        if saved.fingerprint != fingerprint:
+            raise Invalid(
+                "this Idempotency-Key was used with a different request body", loc=("header", HEADER)
+            )
+        if saved.state != "done":
+            raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
+        g.idempotent_replay = True
+        response = Response(saved.body, status=saved.status, content_type=saved.content_type)
+        if saved.location:
+            response.headers["Location"] = saved.location
+        if saved.cache_control:
+            response.headers["Cache-Control"] = saved.cache_control
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+    def after(self, response: Response) -> Response:
+        reserved = g.pop("idempotency", None)
+        if reserved is None:
+            return response
+        store, scope, fingerprint = reserved
+        _end_request_transaction()  # the response is rendered; the use case has committed
+        try:
+            if 200 <= response.status_code < 300:
+                saved = Saved(
+                    fingerprint,
+                    "done",
+                    response.status_code,
+                    response.get_data(),
+                    response.headers.get("Location"),
+                    response.headers.get("Content-Type"),
+                    response.headers.get("Cache-Control"),
+                )
+                store.complete(scope, fingerprint, saved)
+            else:
+                store.release(scope)
+        except Exception as exc:
+            # The write is done; failing the response now would invite a duplicate retry.
+            log.error("could not record Idempotency-Key outcome: %s", exc)
+            if store is self.redis_store:
+                self.breaker.trip()
+        return response
+
+    def _reserve(self, scope: str, fingerprint: str) -> tuple[Any, Saved | None]:
+        if self.redis_store is not None and self.breaker.allow():
+            try:
+                return self.redis_store, self.redis_store.reserve(scope, fingerprint)
+            except Exception as exc:
+                log.warning("Redis unavailable for idempotency (%s); using the database", exc)
+                self.breaker.trip()
+        return self.db_store, self.db_store.reserve(scope, fingerprint)
+
+
+def _end_request_transaction() -> None:
+    """On SQLite the request's write transaction holds the database lock our own short one needs."""
+    unit = g.get("uow")
+    if unit is not None:
+        unit.rollback()
+
+
+def _fingerprint() -> str:
+    """Method + path + body; a JSON body is canonicalised so key order or spacing do not matter."""
+    raw = request.get_data(cache=True)
+    with contextlib.suppress(orjson.JSONDecodeError):
+        raw = orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{request.method} {request.path}\n".encode() + raw).hexdigest()
+
+
+def install(app: Flask, idempotency: Idempotency) -> None:
+    app.before_request(idempotency.before)
+    app.after_request(idempotency.after)

@@ -1,0 +1,61 @@
+"""ETags: 304 on If-None-Match, 412 on a stale If-Match, and the concurrent-PATCH race."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+
+from tests.conftest import PASSWORD, assert_problem
+from tests.live import app_env, live_server
+
+
+def test_304_and_412(api):
+    author = api.user("alice")
+    post = api.post(author, status="published")
+    url = f"/api/v1/posts/{post['id']}"
+    tag = api.client.get(url).headers["ETag"]
+    not_modified = api.client.get(url, headers={"If-None-Match": tag})
+    assert not_modified.status_code == 304 and not_modified.get_data() == b""
+    changed = api.client.patch(url, json={"title": "v2"}, headers={**author, "If-Match": tag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != tag
+    assert_problem(api.client.patch(url, json={"title": "v3"}, headers={**author, "If-Match": tag}), 412)
+    assert_problem(api.client.delete(url, headers={**author, "If-Match": tag}), 412)
+    assert api.client.get(url).get_json()["title"] == "v2"
+
+
+@pytest.mark.server
+def test_concurrent_patches_with_one_etag(database_url):
+    with live_server(app_env(database_url), workers=1) as base:
+        name = "racer"
+        requests.post(
+            f"{base}/api/v1/auth/register",
+            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+            timeout=10,
+        )
+        token = requests.post(
+            f"{base}/api/v1/auth/login", json={"username": name, "password": PASSWORD}, timeout=10
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        body = {"title": "t", "content": "c"}
+        post = requests.post(f"{base}/api/v1/posts", json=body, headers=auth, timeout=10)
+        url = post.headers["Location"]
+        url = url if url.startswith("http") else base + url
+        tag = requests.get(url, headers=auth, timeout=10).headers["ETag"]
+        results: list[int] = []
+        barrier = threading.Barrier(2)
+
+        def patch(title: str) -> None:
+            barrier.wait()
+            headers = {**auth, "If-Match": tag}
+            response = requests.patch(url, json={"title": title}, headers=headers, timeout=30)
+            results.append(response.status_code)
+
+        threads = [threading.Thread(target=patch, args=(t,)) for t in ("one", "two")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(results) == [200, 412]

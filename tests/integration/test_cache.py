@@ -1,0 +1,108 @@
+"""The response cache on the real Redis: hits, exact invalidation, no leaks between callers."""
+
+from __future__ import annotations
+
+from tests.conftest import assert_problem
+
+
+def test_miss_then_hit_with_same_body_and_etag(rapi):
+    author = rapi.user("alice")
+    post = rapi.post(author, status="published")
+    first = rapi.client.get(f"/api/v1/posts/{post['id']}")
+    second = rapi.client.get(f"/api/v1/posts/{post['id']}")
+    assert first.headers["X-Cache"] == "MISS"
+    assert second.headers["X-Cache"] == "HIT"
+    assert first.get_data() == second.get_data()
+    assert first.headers["ETag"] == second.headers["ETag"]
+    # A hit still answers If-None-Match with a 304.
+    again = rapi.client.get(f"/api/v1/posts/{post['id']}", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.headers["X-Cache"] == "HIT"
+    assert again.get_data() == b""
+
+
+def test_lists_keep_link_header_and_key_on_query(rapi):
+    author = rapi.user("alice")
+    for n in range(3):
+        rapi.post(author, title=f"Post {n}", status="published")
+    page1 = rapi.client.get("/api/v1/posts?per_page=2&page=1")
+    page2 = rapi.client.get("/api/v1/posts?page=2&per_page=2")
+    assert page1.headers["X-Cache"] == page2.headers["X-Cache"] == "MISS"
+    assert page1.get_json()["items"] != page2.get_json()["items"]
+    # Same parameters in another order: the same (normalised) key.
+    hit = rapi.client.get("/api/v1/posts?page=1&per_page=2")
+    assert hit.headers["X-Cache"] == "HIT"
+    assert hit.get_json() == page1.get_json()
+    assert hit.headers["Link"] == page1.headers["Link"]
+
+
+def test_write_invalidates_detail_list_and_comment_count(rapi):
+    author = rapi.user("alice")
+    post = rapi.post(author, status="published")
+    url = f"/api/v1/posts/{post['id']}"
+    rapi.client.get(url)
+    rapi.client.get("/api/v1/posts")
+    rapi.client.get(f"{url}/comments")
+    assert rapi.client.get(url).headers["X-Cache"] == "HIT"
+
+    assert rapi.client.patch(url, json={"title": "New title"}, headers=author).status_code == 200
+    fresh = rapi.client.get(url)
+    assert fresh.headers["X-Cache"] == "MISS"
+    assert fresh.get_json()["title"] == "New title"
+    assert rapi.client.get("/api/v1/posts").get_json()["items"][0]["title"] == "New title"
+
+    created = rapi.client.post(f"{url}/comments", json={"content": "hi"}, headers=author)
+    assert created.status_code == 201
+    assert rapi.client.get(url).get_json()["comment_count"] == 1
+    assert rapi.client.get(f"{url}/comments").get_json()["total"] == 1
+
+    assert rapi.client.delete(url, headers=author).status_code == 204
+    assert_problem(rapi.client.get(url), 404)
+    assert rapi.client.get("/api/v1/posts").get_json()["total"] == 0
+
+
+def test_drafts_never_leak_to_other_callers(rapi):
+    alice = rapi.user("alice")
+    bob = rapi.user("bob")
+    rapi.post(alice, title="Secret draft")
+    mine = rapi.client.get("/api/v1/posts", headers=alice)
+    assert mine.get_json()["total"] == 1
+    assert rapi.client.get("/api/v1/posts", headers=alice).headers["X-Cache"] == "HIT"
+    theirs = rapi.client.get("/api/v1/posts", headers=bob)
+    anonymous = rapi.client.get("/api/v1/posts")
+    assert theirs.headers["X-Cache"] == anonymous.headers["X-Cache"] == "MISS"
+    assert theirs.get_json()["total"] == anonymous.get_json()["total"] == 0
+
+
+def test_errors_are_never_cached(rapi):
+    for _ in range(2):
+        response = rapi.client.get("/api/v1/posts/999")
+        assert_problem(response, 404)
+        assert response.headers["X-Cache"] == "MISS"
+        invalid = rapi.client.get("/api/v1/posts?per_page=0")
+        assert_problem(invalid, 422)
+
+
+def test_user_delete_invalidates_their_posts(rapi):
+    alice = rapi.user("alice")
+    post = rapi.post(alice, status="published")
+    me = rapi.client.get("/api/v1/me", headers=alice).get_json()
+    rapi.client.get("/api/v1/posts")
+    assert rapi.client.get("/api/v1/posts").headers["X-Cache"] == "HIT"
+    assert rapi.client.delete(f"/api/v1/users/{me['id']}", headers=alice).status_code == 204
+    assert rapi.client.get("/api/v1/posts").get_json()["total"] == 0
+    assert_problem(rapi.client.get(f"/api/v1/posts/{post['id']}"), 404)
+
+
+def test_cache_values_are_json_under_their_own_prefix(rapi, redis_prefix):
+    import orjson
+    import redis
+
+    from tests.conftest import REDIS_URL
+
+    rapi.client.get("/api/v1/items")
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{redis_prefix}:cache:r:*"))
+    assert keys
+    entry = orjson.loads(client.get(keys[0]))
+    assert set(entry) == {"v", "b", "e", "l"}

@@ -1,0 +1,49 @@
+"""A write through one process is seen by the very next read through another (shared Redis)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.conftest import PASSWORD, REDIS_URL, redis_or_skip
+from tests.live import app_env, live_server
+
+
+@pytest.mark.server
+def test_invalidation_crosses_processes(database_url, redis_prefix):
+    redis_or_skip()
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one database is enough: the point is the shared Redis")
+    env = app_env(database_url, APP_REDIS__URL=REDIS_URL, APP_REDIS__KEY_PREFIX=redis_prefix)
+    with live_server(env) as one, live_server(env) as two:
+        requests.post(
+            f"{one}/api/v1/auth/register",
+            json={"username": "xproc", "email": "xproc@example.com", "password": PASSWORD},
+            timeout=10,
+        ).raise_for_status()
+        token = requests.post(
+            f"{one}/api/v1/auth/login", json={"username": "xproc", "password": PASSWORD}, timeout=10
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        created = requests.post(
+            f"{one}/api/v1/posts",
+            json={"title": "v1", "content": "c", "status": "published"},
+            headers=auth,
+            timeout=10,
+        ).json()
+        path = f"/api/v1/posts/{created['id']}"
+        assert requests.get(two + path, timeout=5).headers["X-Cache"] == "MISS"
+        assert requests.get(two + path, timeout=5).headers["X-Cache"] == "HIT"
+        assert requests.get(two + "/api/v1/posts", timeout=5).json()["items"][0]["title"] == "v1"
+
+        assert requests.patch(one + path, json={"title": "v2"}, headers=auth, timeout=10).status_code == 200
+        assert requests.get(two + path, timeout=5).json()["title"] == "v2"
+        assert requests.get(two + "/api/v1/posts", timeout=5).json()["items"][0]["title"] == "v2"
+
+        comment = requests.post(one + path + "/comments", json={"content": "hi"}, headers=auth, timeout=10)
+        assert comment.status_code == 201
+        assert requests.get(two + path, timeout=5).json()["comment_count"] == 1
+
+        assert requests.delete(one + path, headers=auth, timeout=10).status_code == 204
+        assert requests.get(two + path, timeout=5).status_code == 404
+        assert requests.get(two + "/api/v1/posts", timeout=5).json()["total"] == 0
