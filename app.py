@@ -81,5 +81,8 @@ def install_redis_features(app: Flask, settings: Settings, redis_client: object)
     container.extras["cache"] = response_cache = cache.ResponseCache(app, settings, redis_client, breaker)
     cache.install(app, response_cache)
     idempotency.install(
-        app, idempotency.Idempotency(container.db, redis_client, settings.redis.key_prefix, breaker)
+        app,
+        idempotency.Idempotency(
+            container.db, redis_client, settings.redis.key_prefix, breaker, settings.auth.secret_key
+        ),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import logging
 from typing import Any
 
@@ -22,10 +23,14 @@ from services.errors import Conflict, Invalid
 
 log = logging.getLogger("inkwell.idempotency")
 HEADER = "Idempotency-Key"
+# Their responses carry a secret (tokens, an API key) that must never be stored in plain text,
+# so they cannot be replayed: the header is refused rather than silently ignored.
+SECRET_BEARING = frozenset({"login", "refresh", "api_keys"})
 
 
 class Idempotency:
-    def __init__(self, db: Any, redis_client: Any, prefix: str, breaker: Breaker) -> None:
+    def __init__(self, db: Any, redis_client: Any, prefix: str, breaker: Breaker, secret: str) -> None:
+        self.secret = secret.encode()
         self.db_store = DatabaseStore(db)
         self.redis_store = RedisStore(redis_client, prefix) if redis_client is not None else None
         self.breaker = breaker
@@ -36,8 +41,13 @@ class Idempotency:
             return None
         if not 1 <= len(key) <= 255:
             raise Invalid("Idempotency-Key must be 1 to 255 characters", loc=("header", HEADER))
-        fingerprint = _fingerprint()
-        scope = hashlib.sha256(f"{identity()}\0{key}".encode()).hexdigest()
+        if request.endpoint in SECRET_BEARING:
+            raise Invalid(
+                "Idempotency-Key is not accepted here: the response holds a secret that is never stored",
+                loc=("header", HEADER),
+            )
+        fingerprint = self._fingerprint()
+        scope = hmac.new(self.secret, f"{identity()}\0{key}".encode(), hashlib.sha256).hexdigest()
         _end_request_transaction()
         store, saved = self._reserve(scope, fingerprint)
         if saved is None:
@@ -85,6 +95,16 @@ class Idempotency:
                 self.breaker.trip()
         return response
 
+    def _fingerprint(self) -> str:
+        """Method + path + canonical JSON body, keyed with the app secret: a stored fingerprint
+        of a body holding a password cannot be brute-forced offline."""
+        raw = request.get_data(cache=True)
+        with contextlib.suppress(orjson.JSONDecodeError):
+            raw = orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
+        return hmac.new(
+            self.secret, f"{request.method} {request.path}\n".encode() + raw, hashlib.sha256
+        ).hexdigest()
+
     def _reserve(self, scope: str, fingerprint: str) -> tuple[Any, Saved | None]:
         if self.redis_store is not None and self.breaker.allow():
             try:
@@ -100,14 +120,6 @@ def _end_request_transaction() -> None:
     unit = g.get("uow")
     if unit is not None:
         unit.rollback()
-
-
-def _fingerprint() -> str:
-    """Method + path + body; a JSON body is canonicalised so key order or spacing do not matter."""
-    raw = request.get_data(cache=True)
-    with contextlib.suppress(orjson.JSONDecodeError):
-        raw = orjson.dumps(orjson.loads(raw), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(f"{request.method} {request.path}\n".encode() + raw).hexdigest()
 
 
 def install(app: Flask, idempotency: Idempotency) -> None:

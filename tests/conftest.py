@@ -87,6 +87,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         drop_pg_database(url)
 
 
+@pytest.fixture
+def sqlite_url(tmp_path: Any) -> str:
+    """A fresh migrated SQLite file, for tests whose subject does not depend on the database."""
+    url = f"sqlite:///{tmp_path / 'inkwell.db'}"
+    upgrade_database(url)
+    return url
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     base = {
         "database": {"url": database_url},

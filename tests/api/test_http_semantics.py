@@ -59,3 +59,16 @@ def test_concurrent_patches_with_one_etag(database_url):
         for thread in threads:
             thread.join()
     assert sorted(results) == [200, 412]
+
+
+def test_idempotency_key_refused_where_the_response_holds_a_secret(api, client):
+    """Tokens and API-key secrets are never stored in plain text, so those POSTs cannot replay."""
+    headers = api.user("keeper")
+    for path, body in [
+        ("/api/v1/auth/login", {"username": "keeper", "password": "correct-horse-battery"}),
+        ("/api/v1/api-keys", {"name": "k", "scopes": ["read"]}),
+    ]:
+        response = client.post(path, json=body, headers={**headers, "Idempotency-Key": "k-1"})
+        problem = assert_problem(response, 422)
+        assert problem["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert client.get("/api/v1/api-keys", headers=headers).get_json()["total"] == 0

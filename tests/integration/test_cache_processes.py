@@ -10,11 +10,9 @@ from tests.live import app_env, live_server
 
 
 @pytest.mark.server
-def test_invalidation_crosses_processes(database_url, redis_prefix):
+def test_invalidation_crosses_processes(sqlite_url, redis_prefix):
     redis_or_skip()
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one database is enough: the point is the shared Redis")
-    env = app_env(database_url, APP_REDIS__URL=REDIS_URL, APP_REDIS__KEY_PREFIX=redis_prefix)
+    env = app_env(sqlite_url, APP_REDIS__URL=REDIS_URL, APP_REDIS__KEY_PREFIX=redis_prefix)
     with live_server(env) as one, live_server(env) as two:
         requests.post(
             f"{one}/api/v1/auth/register",

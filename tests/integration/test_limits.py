@@ -113,12 +113,10 @@ def _burst(url: str, n: int, headers: dict[str, str] | None = None) -> list[int]
 
 
 @pytest.mark.server
-def test_exact_under_concurrency_across_two_workers(database_url, redis_prefix):
+def test_exact_under_concurrency_across_two_workers(sqlite_url, redis_prefix):
     redis_or_skip()
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one database is enough for the limiter; it does not touch it")
     env = app_env(
-        database_url,
+        sqlite_url,
         APP_REDIS__URL=REDIS_URL,
         APP_REDIS__KEY_PREFIX=redis_prefix,
         APP_RATE_LIMIT__ENABLED="true",
@@ -136,12 +134,10 @@ def test_exact_under_concurrency_across_two_workers(database_url, redis_prefix):
 
 
 @pytest.mark.server
-def test_forwarded_for_honoured_behind_a_trusted_proxy(database_url, redis_prefix):
+def test_forwarded_for_honoured_behind_a_trusted_proxy(sqlite_url, redis_prefix):
     redis_or_skip()
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one database is enough for the limiter")
     env = app_env(
-        database_url,
+        sqlite_url,
         APP_REDIS__URL=REDIS_URL,
         APP_REDIS__KEY_PREFIX=redis_prefix,
         APP_RATE_LIMIT__ENABLED="true",

@@ -12,6 +12,7 @@ import pytest
 import redis
 import requests
 
+from tests.conftest import require_service
 from tests.live import app_env, free_port, live_server
 
 
@@ -44,14 +45,12 @@ def wait_for(check, timeout: float = 15.0) -> None:
 
 
 @pytest.mark.server
-def test_redis_outage_and_recovery(database_url):
+def test_redis_outage_and_recovery(sqlite_url):
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the outage does not depend on the database")
+        require_service("redis-server", "not installed")
     port = free_port()
     env = app_env(
-        database_url,
+        sqlite_url,
         APP_REDIS__URL=f"redis://127.0.0.1:{port}/0",
         APP_RATE_LIMIT__ENABLED="true",
         APP_RATE_LIMIT__ANONYMOUS="40/minute",
