@@ -210,3 +210,24 @@ def test_no_response_ever_contains_a_hash(app, api, client):
     assert "$argon2" not in text
     for secret_hash in hashes:
         assert secret_hash not in text
+
+
+def test_nul_characters_are_422_on_every_database(api, client, app, alice):
+    """PostgreSQL text cannot store NUL; it used to be a 500 there and stored on SQLite."""
+    post = api.post(alice, status="published")
+    before = counts(app)
+    writes = [
+        ("post", POSTS, {"title": "a\u0000b", "content": "c"}, ["body", "title"]),
+        ("patch", f"{POSTS}/{post['id']}", {"content": "\u0000"}, ["body", "content"]),
+        ("post", f"{POSTS}/{post['id']}/comments", {"content": "x\u0000"}, ["body", "content"]),
+        ("post", "/api/v1/auth/login", {"username": "a\u0000", "password": "p" * 9}, ["body", "username"]),
+        ("patch", "/api/v1/me", {"bio": "\u0000"}, ["body", "bio"]),
+    ]
+    for method, url, body, loc in writes:
+        problem = assert_problem(getattr(client, method)(url, json=body, headers=alice), 422)
+        assert loc in [e["loc"] for e in problem["errors"]], url
+    for url in (f"{POSTS}?q=%00", "/api/v1/users?q=a%00", "/api/v1/items?q=%00", f"{POSTS}?author=%00x"):
+        problem = assert_problem(client.get(url), 422)
+        assert problem["errors"][0]["loc"][0] == "query"
+    assert counts(app) == before
+    assert client.get(f"{POSTS}/{post['id']}").get_json()["content"] == post["content"]
