@@ -231,3 +231,17 @@ def test_nul_characters_are_422_on_every_database(api, client, app, alice):
         assert problem["errors"][0]["loc"][0] == "query"
     assert counts(app) == before
     assert client.get(f"{POSTS}/{post['id']}").get_json()["content"] == post["content"]
+
+
+def test_out_of_range_numbers_and_odd_credentials_never_500(api, client, app, alice):
+    for url in (
+        f"{POSTS}?author_id=99999999999999999999999",
+        f"{POSTS}?author_id=0",
+        f"{POSTS}?page=10000000000",
+    ):
+        problem = assert_problem(client.get(url), 422)
+        assert problem["errors"][0]["loc"][0] == "query"
+    for key in ("iwk_a\u0000b_c", "iwk_\u00e9\u00e9_c", "iwk_" + "a" * 17 + "_x", "iwk_ab_" + "x" * 5000, ""):
+        assert_problem(client.get("/api/v1/me", headers={"X-API-Key": key}), 401)
+    for value in ("Bearer \u00e9\u00e9", "Bearer " + "a" * 10000, "Bearer e30.e30.e30", "Bearer a\u0000b"):
+        assert_problem(client.get("/api/v1/me", headers={"Authorization": value}), 401)
