@@ -6,6 +6,9 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Ids are INTEGER columns: a larger number can name nothing (and PostgreSQL rejects it as a bind).
+MAX_ID = 2_147_483_647
+
 
 def reject_nul(value: object) -> object:
     """PostgreSQL text cannot hold NUL (SQLite can): refuse it at the edge, the same on both."""

@@ -107,6 +107,9 @@ def test_unknown_path_and_bad_ids_are_404(client):
         "/api/v1/posts/0",
         "/api/v1/posts/-1",
         "/api/v1/posts/" + "9" * 30,
+        "/api/v1/items/" + "9" * 18,
+        "/api/v1/users/99999999999",
+        "/api/v1/comments/2147483648",
     ):
         assert_problem(client.get(path), 404)
 
