@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -13,6 +14,7 @@ from services.actor import Actor
 from services.errors import BadRequest, Forbidden, Unauthorized
 from services.uow import UnitOfWork
 
+log = logging.getLogger("inkwell.auth")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -62,18 +64,33 @@ def _authenticate() -> None:
         raise Forbidden("this API key lacks the 'read' scope")
     g.actor = actor
     if touch_due:
-        # Its own short write transaction, so a read request never upgrades to a write lock.
-        touch = UnitOfWork(container.db.session(write=True))
-        try:
-            auth.touch_key(uow=touch, key_id=actor.key_id or 0)
-        finally:
-            touch.close()
+        g.touch_key_id = actor.key_id
+
+
+def _touch_key() -> None:
+    """Record the key's use in its own short write transaction, once the request's is closed.
+
+    Never while the request's transaction is open: a read request must not take a write lock,
+    and on SQLite a write request already holds the one write lock (BEGIN IMMEDIATE), so a
+    second writer from the same request would wait on itself until the busy timeout.
+    """
+    key_id = g.pop("touch_key_id", None)
+    if key_id is None:
+        return
+    touch = UnitOfWork(state().db.session(write=True))
+    try:
+        auth.touch_key(uow=touch, key_id=key_id)
+    except Exception as exc:  # last_used_at is bookkeeping; it never fails a served request
+        log.warning("could not record API key use: %s", exc.__class__.__name__)
+    finally:
+        touch.close()
 
 
 def _close_uow(_exc: BaseException | None) -> None:
     unit = g.pop("uow", None)
     if unit is not None:
         unit.close()
+    _touch_key()
 
 
 def install(app: Flask) -> None:

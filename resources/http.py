@@ -5,11 +5,12 @@ from __future__ import annotations
 import flask_restful
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, ValidationError
 
 from resources.base import etag_of
 from resources.context import current_actor
 from resources.problems import to_problem
+from schemas.common import MAX_ID
 
 
 class Api(flask_restful.Api):
@@ -20,12 +21,18 @@ class Api(flask_restful.Api):
 
 
 class IdConverter(BaseConverter):
-    """Positive ids that fit a BIGINT; anything else is an unknown path (404), never a DB error."""
+    """Positive ids that fit the INTEGER id columns; anything else is an unknown path (404).
 
-    regex = r"[1-9][0-9]{0,17}"
+    Never a database error: PostgreSQL refuses to bind a larger number to an INTEGER column.
+    """
+
+    regex = r"[1-9][0-9]{0,9}"
 
     def to_python(self, value: str) -> int:
-        return int(value)
+        number = int(value)
+        if number > MAX_ID:
+            raise ValidationError()
+        return number
 
     def to_url(self, value: int) -> str:
         return str(value)

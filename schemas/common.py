@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Ids are INTEGER columns: a larger number can name nothing (and PostgreSQL rejects it as a bind).
+MAX_ID = 2_147_483_647
+
+
+def reject_nul(value: object) -> object:
+    """PostgreSQL text cannot hold NUL (SQLite can): refuse it at the edge, the same on both."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
 
 
 class Body(BaseModel):
@@ -12,11 +22,15 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
 
+    _no_nul = field_validator("*", mode="after")(reject_nul)
+
 
 class Query(BaseModel):
     """Query strings: values arrive as text, so types are converted; unknown names are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="after")(reject_nul)
 
 
 class Out(BaseModel):

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
-from schemas.common import AuthorRef, Body, Out, Page, PageQuery
+from schemas.common import MAX_ID, AuthorRef, Body, Out, Page, PageQuery
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Content = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
@@ -37,7 +37,8 @@ class PostUpdate(Body):
 class PostQuery(PageQuery):
     status: Status | None = None
     author: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
-    author_id: int | None = None
+    # Bounded like path ids: a number no id column can hold would be a database error, not a 422.
+    author_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     slug: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     sort: Literal["created_at", "-created_at", "published_at", "-published_at", "title", "-title"] = (

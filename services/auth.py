@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,7 @@ from services.uow import UnitOfWork
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 BAD_LOGIN = "invalid username or password"
+HEX_PREFIX = re.compile(r"[0-9a-f]{1,16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +173,8 @@ def authenticate_key(*, uow: UnitOfWork, secret: str) -> tuple[Actor, bool]:
 def key_prefix(secret: str) -> str | None:
     """Secrets look like `iwk_<prefix>_<random>`; the prefix finds the row."""
     parts = secret.split("_", 2)
-    if len(parts) != 3 or parts[0] != "iwk" or not 1 <= len(parts[1]) <= 16:
+    # Only the hex we issue reaches the query (a NUL byte would be a database error on PostgreSQL).
+    if len(parts) != 3 or parts[0] != "iwk" or not HEX_PREFIX.fullmatch(parts[1]):
         return None
     return parts[1]
 

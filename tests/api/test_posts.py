@@ -1,0 +1,176 @@
+"""Posts: shapes, slugs, publish timestamps, visibility of drafts, ownership, filters and sort."""
+
+from __future__ import annotations
+
+import models
+from tests.api.helpers import ENVELOPE, POST_KEYS, count, links
+from tests.conftest import assert_problem
+
+POSTS = "/api/v1/posts"
+
+
+def titles(response) -> list[str]:
+    assert response.status_code == 200, response.get_json()
+    return [p["title"] for p in response.get_json()["items"]]
+
+
+def test_create_shape_location_and_defaults(api, client):
+    alice = api.user("alice")
+    response = client.post(POSTS, json={"title": "Hello, World!", "content": "Body"}, headers=alice)
+    assert response.status_code == 201
+    post = response.get_json()
+    assert set(post) == POST_KEYS
+    assert set(post["author"]) == {"id", "username"} and post["author"]["username"] == "alice"
+    assert (post["status"], post["slug"], post["published_at"], post["comment_count"]) == (
+        "draft",
+        "hello-world",
+        None,
+        0,
+    )
+    assert response.headers["Location"].endswith(f"{POSTS}/{post['id']}")
+    assert client.get(response.headers["Location"], headers=alice).get_json() == post
+
+
+def test_create_requires_auth(client, app):
+    assert_problem(client.post(POSTS, json={"title": "t", "content": "c"}), 401)
+    assert count(app, models.Post) == 0
+
+
+def test_slug_generation_and_collisions(api, client, app):
+    alice = api.user("alice")
+    slugs = [api.post(alice, title="My Post")["slug"] for _ in range(3)]
+    assert slugs == ["my-post", "my-post-2", "my-post-3"]
+    assert api.post(alice, title="Héllo  Wörld -- Ünïcode!")["slug"] == "hello-world-unicode"
+    assert api.post(alice, title="!!!")["slug"]  # nothing ASCII left: still a valid slug
+    assert api.post(alice, title="x", slug="chosen-one")["slug"] == "chosen-one"
+    before = count(app, models.Post)
+    assert_problem(
+        client.post(POSTS, json={"title": "t", "content": "c", "slug": "my-post"}, headers=alice), 409
+    )
+    for bad in ("Upper", "two--dashes", "-lead", "trail-", "spa ce", "a" * 201):
+        problem = assert_problem(
+            client.post(POSTS, json={"title": "t", "content": "c", "slug": bad}, headers=alice), 422
+        )
+        assert ["body", "slug"] in [e["loc"] for e in problem["errors"]]
+    assert count(app, models.Post) == before
+
+
+def test_field_limits(api, client, app):
+    alice = api.user("alice")
+    for body, field in (
+        ({"title": "", "content": "c"}, "title"),
+        ({"title": "t" * 201, "content": "c"}, "title"),
+        ({"title": "t", "content": ""}, "content"),
+        ({"title": "t", "content": "c" * 100_001}, "content"),
+        ({"title": "t", "content": "c", "status": "archived"}, "status"),
+        ({"content": "c"}, "title"),
+    ):
+        problem = assert_problem(client.post(POSTS, json=body, headers=alice), 422)
+        assert ["body", field] in [e["loc"] for e in problem["errors"]]
+    assert count(app, models.Post) == 0
+    assert api.post(alice, title="t" * 200, content="c" * 100_000)["title"] == "t" * 200
+
+
+def test_published_at_set_on_first_publish_only(api, client):
+    alice = api.user("alice")
+    post = api.post(alice)
+    url = f"{POSTS}/{post['id']}"
+    first = client.patch(url, json={"status": "published"}, headers=alice).get_json()
+    assert first["published_at"] is not None
+    client.patch(url, json={"status": "draft"}, headers=alice)
+    again = client.patch(url, json={"status": "published"}, headers=alice).get_json()
+    assert again["published_at"] == first["published_at"]
+    assert api.post(alice, status="published")["published_at"] is not None
+
+
+def test_put_patch_keep_or_change_slug(api, client, app):
+    alice = api.user("alice")
+    post = api.post(alice, title="Original")
+    taken = api.post(alice, title="Taken")
+    url = f"{POSTS}/{post['id']}"
+    response = client.put(
+        url, json={"title": "New title", "content": "New", "status": "draft"}, headers=alice
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["title"], body["content"], body["slug"]) == ("New title", "New", "original")
+    assert_problem(client.put(url, json={"title": "x", "content": "y"}, headers=alice), 422)
+    assert_problem(client.patch(url, json={"slug": taken["slug"]}, headers=alice), 409)
+    assert client.get(url, headers=alice).get_json()["slug"] == "original"
+    assert client.patch(url, json={"slug": "renamed"}, headers=alice).get_json()["slug"] == "renamed"
+    assert client.patch(url, json={"content": "only"}, headers=alice).get_json()["title"] == "New title"
+
+
+def test_visibility_of_drafts(api, client):
+    alice = api.user("alice")
+    bob = api.user("bob")
+    admin = api.user("root", admin=True)
+    draft = api.post(alice, title="Alice draft")
+    api.post(alice, title="Alice public", status="published")
+    url = f"{POSTS}/{draft['id']}"
+    assert_problem(client.get(url), 404)
+    assert_problem(client.get(url, headers=bob), 404)
+    assert client.get(url, headers=alice).status_code == 200
+    assert client.get(url, headers=admin).status_code == 200
+    assert titles(client.get(POSTS)) == ["Alice public"]
+    assert titles(client.get(POSTS, headers=bob)) == ["Alice public"]
+    assert sorted(titles(client.get(POSTS, headers=alice))) == ["Alice draft", "Alice public"]
+    assert sorted(titles(client.get(POSTS, headers=admin))) == ["Alice draft", "Alice public"]
+    assert titles(client.get(f"{POSTS}?status=draft", headers=bob)) == []
+    # Someone else's draft is 404 for writes too (existence does not leak).
+    assert_problem(client.patch(url, json={"title": "x"}, headers=bob), 404)
+    assert_problem(client.delete(url, headers=bob), 404)
+
+
+def test_ownership(api, client, app):
+    alice = api.user("alice")
+    bob = api.user("bob")
+    admin = api.user("root", admin=True)
+    post = api.post(alice, status="published")
+    url = f"{POSTS}/{post['id']}"
+    assert_problem(client.patch(url, json={"title": "x"}, headers=bob), 403)
+    assert_problem(client.put(url, json={"title": "x", "content": "y", "status": "draft"}, headers=bob), 403)
+    assert_problem(client.delete(url, headers=bob), 403)
+    assert_problem(client.delete(url), 401)
+    assert client.get(url).get_json()["title"] == post["title"]
+    assert client.patch(url, json={"title": "by admin"}, headers=admin).get_json()["title"] == "by admin"
+    assert client.delete(url, headers=alice).status_code == 204
+    assert_problem(client.get(url), 404)
+    assert_problem(client.delete(url, headers=alice), 404)
+    assert count(app, models.Post) == 0
+
+
+def test_filters(api, client):
+    alice = api.user("alice")
+    bob = api.user("bob")
+    api.post(alice, title="Python tips", content="snakes", status="published")
+    api.post(alice, title="Draft notes", content="later")
+    bob_post = api.post(bob, title="Gardening", content="Growing PYTHONS?", status="published")
+    assert sorted(titles(client.get(f"{POSTS}?q=python"))) == ["Gardening", "Python tips"]
+    assert titles(client.get(f"{POSTS}?author=BOB")) == ["Gardening"]
+    assert titles(client.get(f"{POSTS}?author_id={bob_post['author']['id']}")) == ["Gardening"]
+    assert titles(client.get(f"{POSTS}?slug=gardening")) == ["Gardening"]
+    assert titles(client.get(f"{POSTS}?status=draft", headers=alice)) == ["Draft notes"]
+    assert titles(client.get(f"{POSTS}?status=published&author=alice")) == ["Python tips"]
+    assert titles(client.get(f"{POSTS}?q=%25")) == []  # LIKE wildcards are literal
+    assert titles(client.get(f"{POSTS}?author=nobody")) == []
+
+
+def test_sort_and_pagination(api, client):
+    alice = api.user("alice")
+    for title in ("banana", "apple", "cherry"):
+        api.post(alice, title=title, status="published")
+    assert titles(client.get(POSTS)) == ["cherry", "apple", "banana"]  # default -created_at
+    assert titles(client.get(f"{POSTS}?sort=created_at")) == ["banana", "apple", "cherry"]
+    assert titles(client.get(f"{POSTS}?sort=title")) == ["apple", "banana", "cherry"]
+    assert titles(client.get(f"{POSTS}?sort=-title")) == ["cherry", "banana", "apple"]
+    assert titles(client.get(f"{POSTS}?sort=published_at")) == ["banana", "apple", "cherry"]
+    for qs in ("sort=content", "sort=author", "sort=--title", "per_page=101", "status=gone", "author_id=x"):
+        problem = assert_problem(client.get(f"{POSTS}?{qs}"), 422)
+        assert problem["errors"][0]["loc"][0] == "query"
+    response = client.get(f"{POSTS}?per_page=2&page=2&sort=title")
+    body = response.get_json()
+    assert set(body) == ENVELOPE
+    assert (body["total"], body["pages"], titles(response)) == (3, 2, ["cherry"])
+    assert set(links(response)) == {"first", "prev", "last"}
+    assert client.get(f"{POSTS}?page=9").get_json()["items"] == []

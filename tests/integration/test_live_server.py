@@ -1,0 +1,129 @@
+"""Real waitress servers with 2 workers: concurrent writes, and logout seen by every worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.cli import upgrade_database
+from tests.conftest import (
+    PASSWORD,
+    REDIS_URL,
+    create_pg_database,
+    drop_pg_database,
+    postgres_or_skip,
+    redis_or_skip,
+)
+from tests.live import ROOT, app_env, live_server
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'live.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    postgres_or_skip()
+    url = create_pg_database()
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+def login(base: str, username: str) -> dict[str, str]:
+    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    assert requests.post(f"{base}/api/v1/auth/register", json=body, timeout=10).status_code == 201
+    response = requests.post(
+        f"{base}/api/v1/auth/login", json={"username": username, "password": PASSWORD}, timeout=10
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
+def server_log(base: str) -> str:
+    return (ROOT / "var" / f"live-{base.rsplit(':', 1)[1]}.log").read_text()
+
+
+def test_concurrent_creates_on_two_workers(db_url):
+    with live_server(app_env(db_url), workers=2) as base:
+        headers = {"Authorization": f"Bearer {login(base, 'writer')['access_token']}"}
+
+        def create(n: int) -> int:
+            with requests.Session() as session:
+                body = {"title": f"Concurrent post {n % 7}", "content": f"body {n}"}
+                return session.post(
+                    f"{base}/api/v1/posts", json=body, headers=headers, timeout=60
+                ).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(create, range(200)))
+        assert statuses.count(201) == 200, {s: statuses.count(s) for s in set(statuses)}
+        listed = requests.get(f"{base}/api/v1/posts?per_page=100", headers=headers, timeout=10).json()
+        assert listed["total"] == 200
+        slugs = set()
+        for page in (1, 2):
+            items = requests.get(
+                f"{base}/api/v1/posts?per_page=100&page={page}", headers=headers, timeout=10
+            ).json()["items"]
+            slugs.update(p["slug"] for p in items)
+        assert len(slugs) == 200  # generated slugs stayed unique under concurrent creates
+        log = server_log(base)
+        assert "database is locked" not in log
+        assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("store", ["redis", "database"])
+def test_logout_holds_across_workers(store, tmp_path):
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    upgrade_database(url)
+    settings: dict[str, str] = {}
+    if store == "redis":
+        redis_or_skip()
+        settings = {"APP_REDIS__URL": REDIS_URL, "APP_REDIS__KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    with live_server(app_env(url, **settings), workers=2) as base:
+        pair = login(base, "leaver")
+        headers = {"Authorization": f"Bearer {pair['access_token']}"}
+        for _ in range(20):
+            with requests.Session() as session:
+                assert session.get(f"{base}/api/v1/me", headers=headers, timeout=10).status_code == 200
+        with requests.Session() as session:
+            response = session.post(
+                f"{base}/api/v1/auth/logout",
+                json={"refresh_token": pair["refresh_token"]},
+                headers=headers,
+                timeout=10,
+            )
+            assert response.status_code == 204
+        for _ in range(40):
+            with requests.Session() as session:  # a fresh connection each time: both workers answer
+                response = session.get(f"{base}/api/v1/me", headers=headers, timeout=10)
+                assert response.status_code == 401
+                assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        with requests.Session() as session:
+            refresh = session.post(
+                f"{base}/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}, timeout=10
+            )
+            assert refresh.status_code == 401
+        log = server_log(base)
+        assert "worker 0 (pid" in log and "worker 1 (pid" in log
+        assert "Traceback" not in log
+    if store == "redis":
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        prefix = settings["APP_REDIS__KEY_PREFIX"]
+        try:
+            assert list(client.scan_iter(f"{prefix}:deny:*")), "the denylist did not use Redis"
+        finally:
+            for key in client.scan_iter(f"{prefix}:*"):  # only this test's own keys
+                client.delete(key)
