@@ -26,11 +26,11 @@ class ItemCreate(Body):
 
 
 class ItemUpdate(Body):
-    name: Name | None = None
-    price: MoneyIn | None = None
-    description: Description | None = None
+    name: Name = None  # type: ignore[assignment]
+    price: MoneyIn = None  # type: ignore[assignment]
+    description: Description = None  # type: ignore[assignment]
     sku: Sku | None = None
-    stock: Stock | None = None
+    stock: Stock = None  # type: ignore[assignment]
 
 
 class ItemQuery(PageQuery):

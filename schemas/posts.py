@@ -28,14 +28,14 @@ class PostReplace(Body):
 
 
 class PostUpdate(Body):
-    title: Title | None = None
-    content: Content | None = None
-    status: Status | None = None
+    title: Title = None  # type: ignore[assignment]
+    content: Content = None  # type: ignore[assignment]
+    status: Status = None  # type: ignore[assignment]
     slug: Slug | None = None
 
 
 class PostQuery(PageQuery):
-    status: Status | None = None
+    status: Status = None  # type: ignore[assignment]
     author: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     # Bounded like path ids: a number no id column can hold would be a database error, not a 422.
     author_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None

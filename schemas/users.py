@@ -20,15 +20,15 @@ class UserRegister(Body):
 
 
 class MeUpdate(Body):
-    bio: Bio | None = None
-    email: Email | None = None
-    password: Password | None = None
+    bio: Bio = None  # type: ignore[assignment]
+    email: Email = None  # type: ignore[assignment]
+    password: Password = None  # type: ignore[assignment]
     current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 
 class UserAdminUpdate(Body):
     role: Literal["user", "admin"] | None = None
-    bio: Bio | None = None
+    bio: Bio = None  # type: ignore[assignment]
 
 
 class UserQuery(PageQuery):

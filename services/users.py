@@ -63,9 +63,15 @@ def update_me(
     """Change bio, email or password; a new password needs the current one and ends other logins."""
     user = me(uow=uow, actor=actor)
     assert actor is not None
+    changes = data.model_dump(exclude_unset=True)
+    if actor.key_id is not None:
+        # A key may edit the profile, never take over the account: email and password need a bearer.
+        if actor.scopes <= {"read"}:
+            raise Forbidden("a read-only API key cannot change the account")
+        if {"email", "password"} & changes.keys():
+            raise Forbidden("changing email or password needs a bearer token")
     if precondition:
         precondition(user)
-    changes = data.model_dump(exclude_unset=True)
     if "current_password" in changes and "password" not in changes:
         raise Invalid("current_password is only used with password", loc=("body", "current_password"))
     if data.password is not None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import models
 from tests.api.helpers import KEY_KEYS, count
-from tests.conftest import assert_problem
+from tests.conftest import PASSWORD, assert_problem
 
 KEYS = "/api/v1/api-keys"
 
@@ -151,3 +151,24 @@ def test_create_validation(api, client, app):
     ):
         assert_problem(client.post(KEYS, json=body, headers=alice), 422)
     assert count(app, models.ApiKey) == 0
+
+
+def test_key_may_edit_profile_but_never_take_over_the_account(api, client):
+    headers = api.user("owner")
+    read_only = api.key(headers, ["read"])
+    writer = api.key(headers, ["read", "posts:write"])
+    assert_problem(client.patch("/api/v1/me", json={"bio": "x"}, headers=read_only), 403)
+    assert (
+        client.patch("/api/v1/me", json={"bio": "from a key"}, headers=writer).get_json()["bio"]
+        == "from a key"
+    )
+    assert_problem(client.patch("/api/v1/me", json={"email": "new@example.com"}, headers=writer), 403)
+    change = {"password": "another-password-1", "current_password": PASSWORD}
+    assert_problem(client.patch("/api/v1/me", json=change, headers=writer), 403)
+    assert client.get("/api/v1/me", headers=headers).get_json()["email"] == "owner@example.com"
+
+
+def test_logout_with_an_api_key_is_a_bad_request(api, client):
+    key = api.key(api.user("owner"), ["read"])
+    assert_problem(client.post("/api/v1/auth/logout", headers=key), 400)
+    assert client.get("/api/v1/me", headers=key).status_code == 200

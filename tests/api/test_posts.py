@@ -174,3 +174,14 @@ def test_sort_and_pagination(api, client):
     assert (body["total"], body["pages"], titles(response)) == (3, 2, ["cherry"])
     assert set(links(response)) == {"first", "prev", "last"}
     assert client.get(f"{POSTS}?page=9").get_json()["items"] == []
+
+
+def test_patch_null_for_a_required_field_is_422_and_changes_nothing(api, client):
+    headers = api.user("author")
+    post = api.post(headers, title="Keep me")
+    for field in ("title", "content", "status"):
+        problem = assert_problem(
+            client.patch(f"/api/v1/posts/{post['id']}", json={field: None}, headers=headers), 422
+        )
+        assert problem["errors"][0]["loc"] == ["body", field]
+    assert client.get(f"/api/v1/posts/{post['id']}", headers=headers).get_json()["title"] == "Keep me"
