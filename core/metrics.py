@@ -8,9 +8,9 @@ metrics live in a per-app registry.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -50,8 +50,10 @@ def multiprocess_dir() -> str | None:
 def prepare_multiprocess_dir() -> str:
     """Called once by the server before forking: a clean directory every worker writes into."""
     path = multiprocess_dir() or tempfile.mkdtemp(prefix="inkwell-metrics-")
-    shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
+    # Counts left by an earlier run would be summed into this one's.
+    for stale in Path(path).glob("*.db"):
+        stale.unlink()
     os.environ[MULTIPROC_ENV] = path
     # prometheus-client picks its value class at import; choose again now that the dir is set.
     values.ValueClass = values.get_value_class()
