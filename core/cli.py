@@ -105,9 +105,7 @@ def register(app: Flask) -> None:
     @click.option("--comments", type=click.IntRange(0), default=3000, show_default=True)
     @click.option("--items", type=click.IntRange(0), default=100, show_default=True)
     @click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="same seed, same data")
-    @click.option(
-        "--keys", type=click.IntRange(0), default=None, help="API keys to create [10 with --keys-out]"
-    )
+    @click.option("--keys", type=click.IntRange(0), default=None, help="API keys [10 with --keys-out]")
     @click.option("--keys-out", type=click.Path(dir_okay=False), default=None, help="write key secrets here")
     @click.option("--unlimited", is_flag=True, help="give the keys the 'unlimited' tier")
     def seed_command(
