@@ -66,6 +66,8 @@ def worker_exited(pid: int) -> None:
 
 
 def build() -> Metrics:
+    if multiprocess_dir():
+        os.makedirs(multiprocess_dir() or "", exist_ok=True)
     registry = CollectorRegistry(auto_describe=True)
     return Metrics(
         registry=registry,
