@@ -81,6 +81,7 @@ def build(app: Flask) -> dict[str, Any]:
     ordered = sorted(models, key=lambda pair: (pair[0].__name__, pair[1]))
     refs, top = models_json_schema(ordered, ref_template=REF)
     schemas = top.get("$defs", {})
+    _configured_values(schemas, app.extensions["inkwell"].settings)
     paths: dict[str, dict[str, Any]] = {}
     for rule, method, contract in operations:
         path, params = _path(rule)
@@ -134,7 +135,8 @@ def _operation(
         op["parameters"] = params
     if contract.body is not None:
         op["requestBody"] = {
-            "required": True,
+            # An empty body reads as {}: only a model with required fields needs one.
+            "required": bool(schemas[_name(refs[(contract.body, "validation")])].get("required")),
             "content": {"application/json": {"schema": refs[(contract.body, "validation")]}},
         }
     op["responses"] = _responses(name, method, contract, refs)
@@ -187,6 +189,13 @@ def _responses(name: str, method: str, contract: Any, refs: Any) -> dict[str, An
             response["headers"]["WWW-Authenticate"] = {"schema": {"type": "string"}}
         responses[str(status)] = response
     return responses
+
+
+def _configured_values(schemas: dict[str, Any], settings: Any) -> None:
+    """Values the models leave to configuration, written into this app's document."""
+    tier = schemas.get("ApiKeyUpdate", {}).get("properties", {}).get("tier")
+    if tier is not None:
+        tier["enum"] = sorted(settings.rate_limit.tiers)
 
 
 def _query_params(schema: dict[str, Any]) -> list[dict[str, Any]]:

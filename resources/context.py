@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -62,18 +63,33 @@ def _authenticate() -> None:
         raise Forbidden("this API key lacks the 'read' scope")
     g.actor = actor
     if touch_due:
-        # Its own short write transaction, so a read request never upgrades to a write lock.
-        touch = UnitOfWork(container.db.session(write=True))
-        try:
-            auth.touch_key(uow=touch, key_id=actor.key_id or 0)
-        finally:
-            touch.close()
+        if request.method in SAFE_METHODS:
+            _touch_key(container, actor.key_id or 0)
+        else:
+            # A write request's transaction already holds SQLite's write lock: a second write
+            # transaction now would wait on this very request (10 s, then a 503). Touch after it.
+            g.touch_key_id = actor.key_id
+
+
+def _touch_key(container: Container, key_id: int) -> None:
+    # Its own short write transaction, so a read request never upgrades to a write lock.
+    touch = UnitOfWork(container.db.session(write=True))
+    try:
+        auth.touch_key(uow=touch, key_id=key_id)
+    finally:
+        touch.close()
 
 
 def _close_uow(_exc: BaseException | None) -> None:
     unit = g.pop("uow", None)
     if unit is not None:
         unit.close()
+    key_id = g.pop("touch_key_id", None)
+    if key_id is not None:
+        try:
+            _touch_key(state(), key_id)
+        except Exception:  # last_used_at is best effort; never fail a finished request for it
+            logging.getLogger("inkwell.auth").warning("could not record API key use", exc_info=True)
 
 
 def install(app: Flask) -> None:
