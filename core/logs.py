@@ -58,4 +58,3 @@ def configure(settings: LogSettings) -> None:
     handler.setFormatter(JsonFormatter() if settings.json_lines else logging.Formatter(TEXT_FORMAT))
     logger.addHandler(handler)
     logger.setLevel(settings.level.upper())
-    logger.propagate = False
