@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: install install-dev run migrate test lint format seed bench clean
+.PHONY: install install-dev run migrate test lint format seed bench clean browser loadtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,15 @@ migrate: install                   ## bring the configured database to the newes
 run: migrate                       ## install, migrate, serve on http://127.0.0.1:8000 (SQLite, in-process cache/limits)
 	$(FLASK) serve
 
-test: install-dev                  ## install and run every test (PostgreSQL and Redis tests included)
+test: install-dev browser          ## install and run every test (PostgreSQL and Redis tests included)
 	$(BIN)/pytest
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:                           ## headless Chromium + chromedriver for the /docs browser test (Debian packages)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		$(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	fi
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -41,6 +48,13 @@ format: install-dev
 
 seed: migrate                      ## bulk data for load tests: make seed ARGS="--users 1000 --posts 10000"
 	$(FLASK) seed $(ARGS)
+
+# Locust is heavy (gevent), so it is its own extra: make loadtest HOST=http://127.0.0.1:8000 KEYS=var/seed.keys
+HOST ?= http://127.0.0.1:8000
+KEYS ?= var/seed.keys
+loadtest: install                  ## seed first (make seed ARGS="... --keys-out var/seed.keys --unlimited"), then run locust headless
+	$(BIN)/pip install --quiet ".[bench]"
+	INKWELL_KEYS_FILE=$(KEYS) $(BIN)/locust -f bench/locustfile.py --headless -u 50 -r 10 -t 60s --host $(HOST)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache build *.egg-info

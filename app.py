@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from core import cli
+from core import cli, logs
 from core.container import Container
 from core.db import Database
 from core.redis import Breaker, make_redis
 from core.settings import Settings
-from resources import cache, context, http, idempotency, limits
+from resources import cache, context, http, idempotency, limits, telemetry
 from resources.api_keys import ApiKeyDetail, ApiKeyList
 from resources.http import Api
 from resources.items import ItemDetail, ItemList
-from resources.ops import Healthz, Readyz
+from resources.ops import Docs, DocsAsset, Healthz, Metrics, OpenApiDoc, Readyz
 from resources.posts import CommentDetail, PostComments, PostDetail, PostList
 from resources.users import Login, Logout, Me, Refresh, Register, UserDetail, UserList
 from services.denylist import Denylist
@@ -40,12 +40,16 @@ ROUTES: list[tuple[str, type, str]] = [
     (f"{V1}/api-keys/<id:key_id>", ApiKeyDetail, "api_key"),
     ("/healthz", Healthz, "healthz"),
     ("/readyz", Readyz, "readyz"),
+    ("/metrics", Metrics, "metrics"),
+    ("/openapi.json", OpenApiDoc, "openapi"),
+    ("/docs", Docs, "docs"),
+    ("/docs/<path:asset>", DocsAsset, "docs_asset"),
 ]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no static files: every route is in ROUTES
     app.config.update(
         MAX_CONTENT_LENGTH=settings.server.max_body_bytes,
         # Errors always go through the mapper, as in production, also under tests.
@@ -63,7 +67,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         redis=redis_client,
     )
 
+    logs.configure(settings.log)
+    telemetry.install(app)  # first, so its after_request hook sees the final response
     http.install(app)
+    http.install_cors(app, settings.cors.origins)
     context.install(app)
     api = Api(app)
     for url, resource, name in ROUTES:

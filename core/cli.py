@@ -99,6 +99,52 @@ def register(app: Flask) -> None:
         finally:
             uow.close()
 
+    @app.cli.command("seed")
+    @click.option("--users", type=click.IntRange(0), default=100, show_default=True)
+    @click.option("--posts", type=click.IntRange(0), default=1000, show_default=True)
+    @click.option("--comments", type=click.IntRange(0), default=3000, show_default=True)
+    @click.option("--items", type=click.IntRange(0), default=100, show_default=True)
+    @click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="same seed, same data")
+    @click.option("--keys", type=click.IntRange(0), default=None, help="API keys [10 with --keys-out]")
+    @click.option("--keys-out", type=click.Path(dir_okay=False), default=None, help="write key secrets here")
+    @click.option("--unlimited", is_flag=True, help="give the keys the 'unlimited' tier")
+    def seed_command(
+        users: int,
+        posts: int,
+        comments: int,
+        items: int,
+        seed_value: int,
+        keys: int | None,
+        keys_out: str | None,
+        unlimited: bool,
+    ) -> None:
+        """Bulk-load deterministic data for load tests (password of every user: inkwell-seed-password)."""
+        from core.seed import SEED_PASSWORD, seed
+
+        container = _container()
+        tier = "unlimited" if unlimited else "standard"
+        if tier not in container.settings.rate_limit.tiers:
+            raise click.ClickException(f"tier {tier!r} is not configured in rate_limit.tiers")
+        wanted_keys = keys if keys is not None else (10 if keys_out else 0)
+        result = seed(
+            container.db.engine,
+            users=users,
+            posts=posts,
+            comments=comments,
+            items=items,
+            seed_value=seed_value,
+            keys=wanted_keys,
+            tier=tier,
+        )
+        if keys_out:
+            with open(keys_out, "w") as out:
+                out.writelines(f"{secret}\n" for secret in result.keys)
+        click.echo(
+            f"seeded {result.users} users, {result.posts} posts, {result.comments} comments, "
+            f"{result.items} items, {len(result.keys)} API keys ({tier}) in {result.seconds:.1f} s; "
+            f"every seeded user's password is {SEED_PASSWORD!r}"
+        )
+
     @app.cli.command("serve")
     @click.option("--host", default=None)
     @click.option("--port", type=int, default=None)

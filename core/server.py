@@ -79,6 +79,10 @@ def run(settings: Settings) -> None:
     if workers <= 1:
         _serve_worker(settings, 0, reuse_port=False)
         return
+    from core import metrics
+
+    # Before forking: every worker writes its metrics to files here; /metrics sums them all.
+    metrics.prepare_multiprocess_dir()
     children: dict[int, int] = {}
 
     def spawn(index: int) -> None:
@@ -115,6 +119,7 @@ def run(settings: Settings) -> None:
         except ChildProcessError:
             break
         index = children.pop(pid, None)
+        metrics.worker_exited(pid)
         if index is not None and not stopping:
             log.error("worker %d (pid %d) exited with %s; restarting", index, pid, status)
             time.sleep(0.5)

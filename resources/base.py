@@ -32,6 +32,10 @@ class Contract:
     errors: tuple[int, ...]
     auth: str  # "none" | "optional" | "required"
     scope: str | None
+    # The success body's media type (ops endpoints serve text and HTML too).
+    media: str = "application/json"
+    # Error statuses answered with a model of their own instead of a problem (e.g. /readyz's 503).
+    error_models: tuple[tuple[int, type[BaseModel]], ...] = ()
 
 
 def endpoint(
@@ -43,8 +47,12 @@ def endpoint(
     errors: Sequence[int] = (),
     auth: str = "optional",
     scope: str | None = None,
+    media: str = "application/json",
+    error_models: dict[int, type[BaseModel]] | None = None,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    contract = Contract(body, query, response, status, tuple(errors), auth, scope)
+    contract = Contract(
+        body, query, response, status, tuple(errors), auth, scope, media, tuple((error_models or {}).items())
+    )
 
     def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
         @wraps(method)

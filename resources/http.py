@@ -69,3 +69,45 @@ def install(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+
+# Headers a browser client may read from a cross-origin response (API.md section 4).
+CORS_EXPOSED = [
+    "ETag",
+    "Link",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Idempotent-Replayed",
+    "X-Cache",
+]
+
+
+def install_cors(app: Flask, origins: list[str]) -> None:
+    """Only the configured origins get CORS headers; with none configured, nothing is added."""
+    if not origins:
+        return
+    from flask_cors import CORS
+
+    CORS(
+        app,
+        origins=origins,
+        expose_headers=CORS_EXPOSED,
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-API-Key",
+            "X-Request-ID",
+            "If-Match",
+            "If-None-Match",
+            "Idempotency-Key",
+        ],
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        max_age=600,
+        vary_header=True,
+    )

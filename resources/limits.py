@@ -24,11 +24,10 @@ from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter, WindowStats
 
 from core.settings import Settings
+from resources.ops import UNLIMITED_ENDPOINTS
 
 log = logging.getLogger("inkwell.limits")
 
-# Operations endpoints are never limited (load balancers and scrapers poll them).
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"})
 
 INCR_WITH_TTL = """
 local current = redis.call('incrby', KEYS[1], ARGV[2])
@@ -114,7 +113,8 @@ def build(app: Flask, settings: Settings, redis_client: Any) -> Limiter | None:
         swallow_errors=True,
         headers_enabled=False,  # ours below, from the one call
     )
-    limiter.request_filter(lambda: request.path in EXEMPT_PATHS)
+    # Operations endpoints are never limited (load balancers and scrapers poll them).
+    limiter.request_filter(lambda: request.endpoint in UNLIMITED_ENDPOINTS)
     limiter.init_app(app)
 
     def by_username() -> str:

@@ -4,17 +4,33 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, PlainSerializer, StringConstraints
+from pydantic import BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 from schemas.common import Body, Out, Page, PageQuery
 
 # Money: a JSON number or string in, never NaN/Infinity, at most 2 decimals; a 2-decimal string out.
-MoneyIn = Annotated[Decimal, Field(ge=0, le=Decimal("99999999.99"), decimal_places=2, allow_inf_nan=False)]
+MONEY_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 99999999.99, "multipleOf": 0.01},
+        {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,2})?$"},
+    ],
+    "examples": ["19.90"],
+}
+MoneyIn = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("99999999.99"), decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema(MONEY_SCHEMA, mode="validation"),
+]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9-]{1,32}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
-Stock = Annotated[int, Field(ge=0, le=2_147_483_647)]
+# JSON Schema's "integer" includes 3.0; strict pydantic would not, so integral floats become ints.
+Stock = Annotated[
+    int,
+    Field(ge=0, le=2_147_483_647),
+    BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v),
+]
 
 
 class ItemCreate(Body):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, EmailStr, StringConstraints
+from pydantic import AfterValidator, ConfigDict, EmailStr, StringConstraints
 
 from schemas.common import Body, Out, Page, PageQuery
 
@@ -20,6 +20,9 @@ class UserRegister(Body):
 
 
 class MeUpdate(Body):
+    # current_password only comes with a new password (else 422); JSON Schema can say so.
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"current_password": ["password"]}})
+
     bio: Bio = None  # type: ignore[assignment]
     email: Email = None  # type: ignore[assignment]
     password: Password = None  # type: ignore[assignment]

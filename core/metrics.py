@@ -1,0 +1,118 @@
+"""Prometheus metrics, correct under `serve --workers N` (prometheus-client multiprocess mode).
+
+core/server.py sets PROMETHEUS_MULTIPROC_DIR before forking; each worker then writes its values
+to files there and /metrics sums every worker's files. Without it (one process, tests) the
+metrics live in a per-app registry.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+# The *_created series double the output and no dashboard of ours reads them.
+disable_created_metrics()
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Latency buckets for a JSON API whose hot paths answer in milliseconds.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    cache: Counter
+    refusals: Counter
+    pool_in_use: Gauge
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def prepare_multiprocess_dir() -> str:
+    """Called once by the server before forking: a clean directory every worker writes into."""
+    path = multiprocess_dir() or tempfile.mkdtemp(prefix="inkwell-metrics-")
+    os.makedirs(path, exist_ok=True)
+    # Counts left by an earlier run would be summed into this one's.
+    for stale in Path(path).glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = path
+    # prometheus-client picks its value class at import; choose again now that the dir is set.
+    values.ValueClass = values.get_value_class()
+    return path
+
+
+def worker_exited(pid: int) -> None:
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(pid)
+
+
+def build() -> Metrics:
+    if multiprocess_dir():
+        os.makedirs(multiprocess_dir() or "", exist_ok=True)
+    registry = CollectorRegistry(auto_describe=True)
+    return Metrics(
+        registry=registry,
+        requests=Counter(
+            "inkwell_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        ),
+        latency=Histogram(
+            "inkwell_http_request_duration_seconds",
+            "Time from the first hook to the response, by method and route template.",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=registry,
+        ),
+        cache=Counter(
+            "inkwell_cache_results", "Cacheable GETs by X-Cache result.", ["result"], registry=registry
+        ),
+        refusals=Counter(
+            "inkwell_rate_limit_refusals",
+            "Requests refused with 429, by route.",
+            ["route"],
+            registry=registry,
+        ),
+        pool_in_use=Gauge(
+            "inkwell_db_pool_connections_in_use",
+            "Database connections checked out of the pool (summed over live workers).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        ),
+    )
+
+
+def exposition(container: Any) -> tuple[bytes, str]:
+    metrics: Metrics = container.extras["metrics"]
+    update_pool(container)
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+
+
+def update_pool(container: Any) -> None:
+    checkedout = getattr(container.db.engine.pool, "checkedout", None)
+    if checkedout is not None:
+        container.extras["metrics"].pool_in_use.set(checkedout())

@@ -1,0 +1,94 @@
+"""The OpenAPI document: valid 3.1, every url_map rule and method documented, security and errors."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+from resources.ops import UNLIMITED_ENDPOINTS
+
+
+def _doc(client: FlaskClient) -> dict:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def test_document_is_valid_openapi_31(client: FlaskClient) -> None:
+    doc = _doc(client)
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+def test_every_url_map_rule_and_method_is_documented(app: Flask, client: FlaskClient) -> None:
+    paths = _doc(client)["paths"]
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule.rule)
+        assert path in paths, rule.rule
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            assert method.lower() in paths[path], (rule.rule, method)
+
+
+def test_component_names_are_clean_and_errors_are_problems(client: FlaskClient) -> None:
+    doc = _doc(client)
+    names = set(doc["components"]["schemas"])
+    assert {"PostCreate", "PostOut", "PostPage", "Problem", "ItemOut"} <= names
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", n) for n in names)
+    create = doc["paths"]["/api/v1/posts"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PostCreate"
+    }
+    responses = create["responses"]
+    assert responses["201"]["headers"]["Location"]["required"] is True
+    for status in ("400", "401", "413", "415", "422", "429", "500", "503"):
+        content = responses[status]["content"]["application/problem+json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert create["security"] == [{"bearerAuth": []}, {"apiKey": []}]
+
+
+def test_path_and_query_parameters(client: FlaskClient) -> None:
+    doc = _doc(client)
+    get_post = doc["paths"]["/api/v1/posts/{post_id}"]["get"]
+    assert get_post["parameters"][0] == {
+        "name": "post_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
+    }
+    assert "ETag" in get_post["responses"]["200"]["headers"]
+    assert get_post["security"] == [{}, {"bearerAuth": []}, {"apiKey": []}]
+    query = {p["name"]: p for p in doc["paths"]["/api/v1/posts"]["get"]["parameters"]}
+    assert query["per_page"]["schema"]["maximum"] == 100
+    assert "-created_at" in query["sort"]["schema"]["enum"]
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+def test_ops_endpoints_are_never_rate_limited_and_document_no_429(client: FlaskClient) -> None:
+    doc = _doc(client)
+    assert {"healthz", "readyz", "metrics", "openapi", "docs", "docs_asset"} <= UNLIMITED_ENDPOINTS
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
+        assert "429" not in doc["paths"][path]["get"]["responses"], path
+        assert doc["paths"][path]["get"]["security"] == []
+
+
+def test_document_is_cached_per_app(app: Flask, client: FlaskClient) -> None:
+    _doc(client)
+    first = app.extensions["inkwell"].extras["openapi"]
+    _doc(client)
+    assert app.extensions["inkwell"].extras["openapi"] is first
+
+
+def test_docs_page_is_served_locally(client: FlaskClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/openapi.json" in html
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)
+    assert client.get("/docs/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/no-such-file.js").status_code == 404

@@ -1,0 +1,180 @@
+"""Operations in-process: health and readiness, metrics, log lines, CORS and security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import orjson
+import pytest
+from flask import Flask, Response
+
+from app import create_app
+from tests.conftest import assert_problem, make_settings
+from tests.live import free_port
+
+
+def _closed_port_pg() -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'ops.db'}"
+
+
+def test_healthz_and_readyz_ok(client) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "disabled"}}
+
+
+def test_database_down_readyz_503_healthz_200_api_503_with_retry_after() -> None:
+    app = create_app(make_settings(_closed_port_pg()))
+    client = app.test_client()
+    try:
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json()["checks"]["database"] == "fail"
+        listing = client.get("/api/v1/posts")
+        body = assert_problem(listing, 503)
+        assert listing.headers["Retry-After"].isdigit()
+        assert "psycopg" not in body["detail"].lower()
+    finally:
+        app.extensions["inkwell"].db.dispose()
+
+
+def test_redis_down_readyz_503_names_redis(sqlite_url: str) -> None:
+    app = create_app(make_settings(sqlite_url, redis={"url": f"redis://127.0.0.1:{free_port()}/0"}))
+    client = app.test_client()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json() == {"status": "fail", "checks": {"database": "ok", "redis": "fail"}}
+        assert client.get("/healthz").status_code == 200
+    finally:
+        app.extensions["inkwell"].db.dispose()
+
+
+def _add_test_routes(app: Flask) -> None:
+    app.add_url_rule("/test/refused", "refused", lambda: Response("{}", 429, mimetype="application/json"))
+    app.add_url_rule("/test/boom", "boom", lambda: 1 / 0)
+
+    @app.after_request
+    def _cache_header(response: Response) -> Response:
+        if response.status_code == 200 and response.mimetype == "application/json":
+            response.headers.setdefault("X-Cache", "HIT")
+        return response
+
+
+def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    _add_test_routes(app)
+    client = app.test_client()
+    for post_id in (1, 2, 3):
+        assert client.get(f"/api/v1/posts/{post_id}").status_code == 404
+    client.get("/api/v1/items")
+    client.get("/test/refused")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert (
+        'inkwell_http_requests_total{method="GET",route="/api/v1/posts/<id:post_id>",status="404"} 3.0'
+        in text
+    )
+    assert 'inkwell_cache_results_total{result="HIT"} 1.0' in text
+    assert 'inkwell_rate_limit_refusals_total{route="/test/refused"} 1.0' in text
+    assert (
+        'inkwell_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/v1/items"} 1.0'
+        in text
+    )
+    assert "inkwell_db_pool_connections_in_use" in text
+    assert "/api/v1/posts/1" not in text  # raw paths never become labels
+
+
+def test_json_access_line_and_error_line_carry_the_request_id(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(log={"json": True, "level": "INFO"})
+    _add_test_routes(app)
+    client = app.test_client()
+    ok = client.get("/api/v1/posts/7", headers={"X-Request-ID": "trace-123"})
+    boom = client.get("/test/boom")
+    assert boom.status_code == 500
+    lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    access = next(line for line in lines if line.get("request_id") == "trace-123")
+    assert access["logger"] == "inkwell.access"
+    assert {k: access[k] for k in ("method", "route", "status", "identity", "client")} == {
+        "method": "GET",
+        "route": "/api/v1/posts/<id:post_id>",
+        "status": ok.status_code,
+        "identity": "anonymous",
+        "client": "127.0.0.1",
+    }
+    assert access["duration_ms"] >= 0 and "time" in access
+    error = next(line for line in lines if line["level"] == "ERROR")
+    assert error["request_id"] == boom.headers["X-Request-ID"]
+    assert "ZeroDivisionError" in error["exception"]
+    assert "ZeroDivisionError" not in boom.get_data(as_text=True)
+
+
+def test_identity_kinds_in_the_access_log(make_app, capsys) -> None:
+    from tests.conftest import Api
+
+    app = make_app(log={"json": True, "level": "INFO"})
+    api = Api(app.test_client(), app)
+    bearer = api.user("logger")
+    key = api.key(bearer, ["read"])
+    capsys.readouterr()
+    api.client.get("/api/v1/me", headers=bearer)
+    api.client.get("/api/v1/me", headers=key)
+    kinds = [
+        orjson.loads(line)["identity"]
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("{") and '"inkwell.access"' in line
+    ]
+    assert kinds == ["user", "api_key"]
+
+
+def test_cors_allowed_origin_gets_headers_and_preflight(make_app) -> None:
+    client = make_app(cors={"origins": ["https://app.example.com"]}).test_client()
+    response = client.get("/api/v1/posts", headers={"Origin": "https://app.example.com"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    exposed = {h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    for name in ("etag", "link", "location", "retry-after", "x-request-id", "x-ratelimit-limit",
+                 "x-ratelimit-remaining", "x-ratelimit-reset", "ratelimit", "ratelimit-policy",
+                 "idempotent-replayed", "x-cache"):  # fmt: skip
+        assert name in exposed, name
+    preflight = client.options(
+        "/api/v1/posts",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_cors_disallowed_origin_gets_no_cors_headers(make_app) -> None:
+    client = make_app(cors={"origins": ["https://app.example.com"]}).test_client()
+    response = client.get("/api/v1/posts", headers={"Origin": "https://evil.example.net"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = client.options(
+        "/api/v1/posts",
+        headers={"Origin": "https://evil.example.net", "Access-Control-Request-Method": "DELETE"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert "Access-Control-Allow-Methods" not in preflight.headers
+
+
+def test_security_headers(api) -> None:
+    anonymous = api.client.get("/api/v1/posts")
+    assert anonymous.headers["X-Content-Type-Options"] == "nosniff"
+    assert anonymous.headers["Referrer-Policy"] == "no-referrer"
+    mine = api.client.get("/api/v1/me", headers=api.user("private"))
+    assert mine.headers["Cache-Control"].startswith("private")
+    problem = api.client.get("/api/v1/nope")
+    assert problem.headers["X-Content-Type-Options"] == "nosniff"
