@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,10 +17,42 @@ def reject_nul(value: object) -> object:
     return value
 
 
+NO_NUL = "^[^\\x00]*$"
+
+
+def document_no_nul(schema: dict[str, Any]) -> None:
+    """Say in the schema what reject_nul enforces: free-text strings carry a no-NUL pattern."""
+
+    def mark(node: dict[str, Any]) -> None:
+        if (
+            node.get("type") == "string"
+            and "pattern" not in node
+            and "enum" not in node
+            and "format" not in node
+        ):
+            node["pattern"] = NO_NUL
+        for option in node.get("anyOf", []):
+            mark(option)
+
+    for prop in schema.get("properties", {}).values():
+        mark(prop)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable() -> Any:
+    """A PATCH field: leave it out to keep the value; null is not a value (422), nor documented."""
+    return Field(None, json_schema_extra=_no_default)
+
+
 class Body(BaseModel):
     """Request bodies: unknown fields are errors and JSON types are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, str_strip_whitespace=False, json_schema_extra=document_no_nul
+    )
 
     _no_nul = field_validator("*", mode="after")(reject_nul)
 
@@ -28,7 +60,7 @@ class Body(BaseModel):
 class Query(BaseModel):
     """Query strings: values arrive as text, so types are converted; unknown names are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=document_no_nul)
 
     _no_nul = field_validator("*", mode="after")(reject_nul)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
-from schemas.common import Body, Out, Page, PageQuery
+from schemas.common import Body, Out, Page, PageQuery, omittable
 
 # Money: a JSON number or string in, never NaN/Infinity, at most 2 decimals; a 2-decimal string out.
 MONEY_SCHEMA = {
@@ -42,11 +42,11 @@ class ItemCreate(Body):
 
 
 class ItemUpdate(Body):
-    name: Name = None  # type: ignore[assignment]
-    price: MoneyIn = None  # type: ignore[assignment]
-    description: Description = None  # type: ignore[assignment]
+    name: Name = omittable()
+    price: MoneyIn = omittable()
+    description: Description = omittable()
     sku: Sku | None = None
-    stock: Stock = None  # type: ignore[assignment]
+    stock: Stock = omittable()
 
 
 class ItemQuery(PageQuery):

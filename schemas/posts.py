@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import MAX_ID, AuthorRef, Body, Out, Page, PageQuery
+from schemas.common import MAX_ID, AuthorRef, Body, Out, Page, PageQuery, omittable
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Content = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
@@ -28,14 +28,14 @@ class PostReplace(Body):
 
 
 class PostUpdate(Body):
-    title: Title = None  # type: ignore[assignment]
-    content: Content = None  # type: ignore[assignment]
-    status: Status = None  # type: ignore[assignment]
+    title: Title = omittable()
+    content: Content = omittable()
+    status: Status = omittable()
     slug: Slug | None = None
 
 
 class PostQuery(PageQuery):
-    status: Status = None  # type: ignore[assignment]
+    status: Status = omittable()
     author: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     # Bounded like path ids: a number no id column can hold would be a database error, not a 422.
     author_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None

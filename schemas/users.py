@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, StringConstraints
 
-from schemas.common import Body, Out, Page, PageQuery
+from schemas.common import Body, Out, Page, PageQuery, document_no_nul, omittable
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
@@ -19,19 +19,24 @@ class UserRegister(Body):
     password: Password
 
 
+def _needs_password_with_current(schema: dict[str, Any]) -> None:
+    document_no_nul(schema)
+    schema["dependentRequired"] = {"current_password": ["password"]}
+
+
 class MeUpdate(Body):
     # current_password only comes with a new password (else 422); JSON Schema can say so.
-    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"current_password": ["password"]}})
+    model_config = ConfigDict(json_schema_extra=_needs_password_with_current)
 
-    bio: Bio = None  # type: ignore[assignment]
-    email: Email = None  # type: ignore[assignment]
-    password: Password = None  # type: ignore[assignment]
+    bio: Bio = omittable()
+    email: Email = omittable()
+    password: Password = omittable()
     current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 
 class UserAdminUpdate(Body):
     role: Literal["user", "admin"] | None = None
-    bio: Bio = None  # type: ignore[assignment]
+    bio: Bio = omittable()
 
 
 class UserQuery(PageQuery):

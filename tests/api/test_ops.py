@@ -61,12 +61,6 @@ def _add_test_routes(app: Flask) -> None:
     app.add_url_rule("/test/refused", "refused", lambda: Response("{}", 429, mimetype="application/json"))
     app.add_url_rule("/test/boom", "boom", lambda: 1 / 0)
 
-    @app.after_request
-    def _cache_header(response: Response) -> Response:
-        if response.status_code == 200 and response.mimetype == "application/json":
-            response.headers.setdefault("X-Cache", "HIT")
-        return response
-
 
 def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Callable[..., Flask]) -> None:
     app = make_app()
@@ -74,17 +68,21 @@ def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Call
     client = app.test_client()
     for post_id in (1, 2, 3):
         assert client.get(f"/api/v1/posts/{post_id}").status_code == 404
-    client.get("/api/v1/items")
+    first = client.get("/api/v1/items")
+    assert first.headers["X-Cache"] == "MISS"
+    assert client.get("/api/v1/items").headers["X-Cache"] == "HIT"
     client.get("/test/refused")
     text = client.get("/metrics").get_data(as_text=True)
     assert (
         'inkwell_http_requests_total{method="GET",route="/api/v1/posts/<id:post_id>",status="404"} 3.0'
         in text
     )
+    # Three lookups of absent posts and the first list read missed; the second list read hit.
+    assert 'inkwell_cache_results_total{result="MISS"} 4.0' in text
     assert 'inkwell_cache_results_total{result="HIT"} 1.0' in text
     assert 'inkwell_rate_limit_refusals_total{route="/test/refused"} 1.0' in text
     assert (
-        'inkwell_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/v1/items"} 1.0'
+        'inkwell_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/v1/items"} 2.0'
         in text
     )
     assert "inkwell_db_pool_connections_in_use" in text
