@@ -84,8 +84,9 @@ def install_redis_features(app: Flask, settings: Settings, redis_client: object)
     """Rate limits, then the response cache, then idempotency keys (hooks run in that order)."""
     container: Container = app.extensions["inkwell"]
     breaker = Breaker()  # one per process: cache and idempotency skip a failing Redis together
-    container.extras["limiter"] = limits.build(app, settings, redis_client)
     container.extras["cache"] = response_cache = cache.ResponseCache(app, settings, redis_client, breaker)
+    cache.install_planner(app, response_cache)
+    container.extras["limiter"] = limits.build(app, settings, redis_client)
     cache.install(app, response_cache)
     idempotency.install(
         app,

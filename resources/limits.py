@@ -29,6 +29,8 @@ from resources.ops import UNLIMITED_ENDPOINTS
 log = logging.getLogger("inkwell.limits")
 
 
+# KEYS[1] is the counter; any further KEYS are read back (the response cache's entry and
+# namespace version, see resources/cache.py plan()), so a cached GET costs one round trip in all.
 INCR_WITH_TTL = """
 local current = redis.call('incrby', KEYS[1], ARGV[2])
 local ttl = redis.call('pttl', KEYS[1])
@@ -36,7 +38,11 @@ if ttl < 0 then
     redis.call('pexpire', KEYS[1], ARGV[1])
     ttl = tonumber(ARGV[1])
 end
-return {current, ttl}
+local out = {current, ttl}
+for i = 2, #KEYS do
+    out[i + 1] = redis.call('get', KEYS[i])
+end
+return out
 """
 
 
@@ -50,7 +56,12 @@ class CountingFixedWindow(FixedWindowRateLimiter):
         if isinstance(self.storage, RedisStorage):
             if self._script is None:
                 self._script = self.storage.get_connection().register_script(INCR_WITH_TTL)
-            count, ttl_ms = self._script([self.storage.prefixed_key(key)], [item.get_expiry() * 1000, cost])
+            prefetch = g.pop("cache_prefetch", None) or []
+            count, ttl_ms, *fetched = self._script(
+                [self.storage.prefixed_key(key), *prefetch], [item.get_expiry() * 1000, cost]
+            )
+            if prefetch:
+                g.cache_prefetched = fetched  # a missing key reads as false in Lua: None here
             reset = time.time() + int(ttl_ms) / 1000
         else:
             count = self.storage.incr(key, item.get_expiry(), amount=cost)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import assert_problem
+from tests.conftest import Api, assert_problem
 
 
 def test_miss_then_hit_with_same_body_and_etag(rapi):
@@ -106,3 +106,27 @@ def test_cache_values_are_json_under_their_own_prefix(rapi, redis_prefix):
     assert keys
     entry = orjson.loads(client.get(keys[0]))
     assert set(entry) == {"v", "b", "e", "l"}
+
+
+def test_a_cached_get_is_one_redis_round_trip_with_the_limit(redis_app, monkeypatch):
+    """The limiter's script reads the cache entry too: one round trip for limit and cache."""
+    import redis.connection
+
+    app = redis_app(rate_limit={"enabled": True, "anonymous": "1000/minute"})
+    api = Api(app.test_client(), app)
+    post = api.post(api.user("alice"), status="published")
+    url = f"/api/v1/posts/{post['id']}"
+    assert api.client.get(url).headers["X-Cache"] == "MISS"
+
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(command if isinstance(command, bytes) else b"".join(command))
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    response = api.client.get(url)
+    assert response.headers["X-Cache"] == "HIT"
+    assert int(response.headers["X-RateLimit-Remaining"]) < 1000
+    assert len(sent) == 1, sent
