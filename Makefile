@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: install install-dev run migrate test lint format seed bench clean browser loadtest
+.PHONY: install install-dev run migrate test lint format seed bench bench-soak clean system-packages loadtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,17 @@ migrate: install                   ## bring the configured database to the newes
 run: migrate                       ## install, migrate, serve on http://127.0.0.1:8000 (SQLite, in-process cache/limits)
 	$(FLASK) serve
 
-test: install-dev browser          ## install and run every test (PostgreSQL and Redis tests included)
+test: install-dev system-packages  ## install and run every test (PostgreSQL and Redis tests included)
 	$(BIN)/pytest
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-browser:                           ## headless Chromium + chromedriver for the /docs browser test (Debian packages)
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-		$(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+# Debian packages the tests and benchmarks drive: headless Chromium + chromedriver (the /docs
+# browser test) and wrk (the benchmark and its smoke test). Installed only when missing.
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
+system-packages:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v wrk >/dev/null; then \
+		$(APT) update && $(APT) install -y chromium chromium-driver wrk; \
 	fi
 
 lint: install-dev
@@ -48,6 +51,12 @@ format: install-dev
 
 seed: migrate                      ## bulk data for load tests: make seed ARGS="--users 1000 --posts 10000"
 	$(FLASK) seed $(ARGS)
+
+bench: install-dev system-packages ## wrk: bare Flask+waitress vs Inkwell in the same run -> bench/results.md
+	$(BIN)/python bench/run.py
+
+bench-soak: install-dev system-packages  ## RSS of one worker over 5 minutes of cached GETs
+	$(BIN)/python bench/run.py --soak 300
 
 # Locust is heavy (gevent), so it is its own extra: make loadtest HOST=http://127.0.0.1:8000 KEYS=var/seed.keys
 HOST ?= http://127.0.0.1:8000

@@ -85,6 +85,7 @@ def install_redis_features(app: Flask, settings: Settings, redis_client: object)
     container: Container = app.extensions["inkwell"]
     breaker = Breaker()  # one per process: cache and idempotency skip a failing Redis together
     container.extras["cache"] = response_cache = cache.ResponseCache(app, settings, redis_client, breaker)
+    container.extras["totals"] = response_cache.cached_total  # list totals, see UnitOfWork.count
     cache.install_planner(app, response_cache)
     container.extras["limiter"] = limits.build(app, settings, redis_client)
     cache.install(app, response_cache)

@@ -213,41 +213,25 @@ def run(args: argparse.Namespace) -> list[Result]:
         raise SystemExit("wrk is missing: `make bench` installs it (apt-get install -y wrk)")
     server_cpu, wrk_cpu = cpus()
     db = prepare_dataset(args)
-    env = server_env(
-        f"sqlite:///{db}",
-        "bench-cli",
-        APP_ENV="development",
-        APP_RATE_LIMIT__TIERS=json.dumps({"standard": "600/minute", "bench": HIGH}),
-    )
-    key = (
-        sh(
-            [
-                *FLASK,
-                "create-api-key",
-                "--username",
-                "bench_admin",
-                "--name",
-                "bench",
-                "--scopes",
-                "read,items:write,posts:write,comments:write",
-                "--tier",
-                "bench",
-            ],
-            env,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    cli_env = server_env(f"sqlite:///{db}", "bench-cli", APP_ENV="development")
+    scopes = "read,items:write,posts:write,comments:write"
+    key_cmd = [
+        "create-api-key",
+        "--username",
+        "bench_admin",
+        "--name",
+        "bench",
+        "--scopes",
+        scopes,
+        "--tier",
+        "bench",
+    ]
+    key = sh([*FLASK, *key_cmd], cli_env).stdout.strip().splitlines()[-1]
     results: list[Result] = []
 
     bare_port = free_port()
-    bare = Server(
-        [sys.executable, str(BENCH / "bare.py"), str(bare_port), "4"],
-        dict(os.environ),
-        bare_port,
-        server_cpu,
-        BENCH / "data" / "bare.log",
-    )
+    bare_cmd = [sys.executable, str(BENCH / "bare.py"), str(bare_port), "4"]
+    bare = Server(bare_cmd, dict(os.environ), bare_port, server_cpu, BENCH / "data" / "bare.log")
     try:
         results.append(measure("bare Flask + waitress (baseline)", f"{bare.base}/hello", args, wrk_cpu))
     finally:
@@ -261,112 +245,56 @@ def run(args: argparse.Namespace) -> list[Result]:
             "items"
         ][0]["id"]
         item_id = requests.get(f"{base}/api/v1/items?per_page=1", timeout=10).json()["items"][0]["id"]
-        token = requests.post(
-            f"{base}/api/v1/auth/login",
-            json={"username": "bench_admin", "password": BENCH_PASSWORD},
-            timeout=10,
-        ).json()["access_token"]
+        login = {"username": "bench_admin", "password": BENCH_PASSWORD}
+        token = requests.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
         etag = requests.get(f"{base}/api/v1/posts/{post_id}", timeout=10).headers["ETag"]
-        results.append(
-            measure(
-                "GET one post, anonymous, cache hit",
-                f"{base}/api/v1/posts/{post_id}",
-                args,
-                wrk_cpu,
-                "≥ 0.50",
-            )
-        )
-        results.append(
-            measure(
-                "GET list page of 20 + total, cache hit",
-                f"{base}/api/v1/posts?per_page=20",
-                args,
-                wrk_cpu,
-                "≥ 0.45",
-            )
-        )
-        results.append(
-            measure(
+        comment = {
+            "BENCH_BODY": json.dumps({"content": "Benchmark comment."}),
+            "BENCH_AUTH": f"Bearer {token}",
+        }
+        # (name, path, target, wrk options): everything through the full stack with limits on.
+        scenarios: list[tuple[str, str, str, dict]] = [
+            ("GET one post, anonymous, cache hit", f"/api/v1/posts/{post_id}", "≥ 0.50", {}),
+            ("GET list page of 20 + total, cache hit", "/api/v1/posts?per_page=20", "≥ 0.45", {}),
+            ("GET list page of 20 + total, cache miss", "/api/v1/posts", "≥ 0.15", {"script": "pages.lua"}),
+            (
                 "GET one post, If-None-Match → 304",
-                f"{base}/api/v1/posts/{post_id}",
-                args,
-                wrk_cpu,
+                f"/api/v1/posts/{post_id}",
                 "≥ 0.55",
-                headers={"If-None-Match": etag},
-            )
-        )
-        results.append(
-            measure(
-                "GET one item with an API key",
-                f"{base}/api/v1/items/{item_id}",
-                args,
-                wrk_cpu,
-                headers={"X-API-Key": key},
-            )
-        )
-        results.append(
-            measure(
+                {"headers": {"If-None-Match": etag}},
+            ),
+            ("GET one item with an API key", f"/api/v1/items/{item_id}", "", {"headers": {"X-API-Key": key}}),
+            (
                 "POST a comment (bearer)",
-                f"{base}/api/v1/posts/{post_id}/comments",
-                args,
-                wrk_cpu,
-                script="post.lua",
-                env={
-                    "BENCH_BODY": json.dumps({"content": "Benchmark comment."}),
-                    "BENCH_AUTH": f"Bearer {token}",
-                },
-            )
-        )
-        results.append(
-            measure(
+                f"/api/v1/posts/{post_id}/comments",
+                "",
+                {"script": "post.lua", "env": comment},
+            ),
+            (
                 "POST login (argon2id)",
-                f"{base}/api/v1/auth/login",
-                args,
-                wrk_cpu,
-                script="post.lua",
-                env={
-                    "BENCH_BODY": json.dumps({"username": "bench_admin", "password": BENCH_PASSWORD}),
-                    "BENCH_AUTH": "",
-                },
-            )
-        )
+                "/api/v1/auth/login",
+                "",
+                {"script": "post.lua", "env": {"BENCH_BODY": json.dumps(login), "BENCH_AUTH": ""}},
+            ),
+        ]
+        for name, path, target, options in scenarios:
+            results.append(measure(name, base + path, args, wrk_cpu, target, **options))
     finally:
         server.stop()
 
     server = inkwell(db, prefix + "-nocache", server_cpu, APP_CACHE__ENABLED="false")
     try:
-        results.append(
-            measure(
-                "GET one post, cache disabled",
-                f"{server.base}/api/v1/posts/{post_id}",
-                args,
-                wrk_cpu,
-                "≥ 0.34",
-            )
-        )
-        results.append(
-            measure(
-                "GET list page of 20 + total, cache disabled",
-                f"{server.base}/api/v1/posts?per_page=20",
-                args,
-                wrk_cpu,
-                "≥ 0.15",
-            )
-        )
+        url = f"{server.base}/api/v1/posts/{post_id}"
+        results.append(measure("GET one post, cache disabled", url, args, wrk_cpu, "≥ 0.34"))
     finally:
         server.stop()
 
     # Two workers pinned one per core; wrk then shares the machine with them, as a harness would.
     server = inkwell(db, prefix + "-w2", None, workers=2, APP_SERVER__CPU_AFFINITY="true")
     try:
+        url = f"{server.base}/api/v1/posts/{post_id}"
         results.append(
-            measure(
-                "--workers 2: GET one post, cache hit",
-                f"{server.base}/api/v1/posts/{post_id}",
-                args,
-                wrk_cpu,
-                "≥ 1.6 × one worker",
-            )
+            measure("--workers 2: GET one post, cache hit", url, args, wrk_cpu, "≥ 1.6 × one worker")
         )
     finally:
         server.stop()

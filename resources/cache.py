@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +33,9 @@ from resources.base import etag_of
 
 log = logging.getLogger("inkwell.cache")
 
+# Query parameters that choose a page, not the rows: the total does not depend on them.
+PAGING = frozenset({"page", "per_page", "sort"})
+
 # Namespaces a user deletion can touch: their posts, comments and profile all go.
 EVERYTHING = ("users", "posts", "comments", "items")
 
@@ -44,6 +48,9 @@ class CachePolicy:
     invalidates: tuple[str, ...] = ()
     # The response does not depend on who asks (e.g. the public catalog): one entry for all.
     public: bool = False
+    # A paginated list: its total is cached too, per filter set, under the same namespace
+    # version, so a page that misses still skips the COUNT over a large table.
+    counts: bool = False
 
 
 class JsonSerializer:
@@ -90,7 +97,10 @@ class ResponseCache:
         policy = _policy()
         if request.method != "GET" or policy is None or policy.namespace is None or not self.enabled:
             return
-        g.cache_plan = (self._entry_key(policy), f"ns:{policy.namespace}")
+        keys = [self._entry_key(policy), f"ns:{policy.namespace}"]
+        if policy.counts:
+            keys.append(self._total_key(policy))
+        g.cache_plan = keys
         if self.redis is not None and self.breaker.allow() and not self._pending:
             g.cache_prefetch = [self.prefix + name for name in g.cache_plan]
 
@@ -101,13 +111,13 @@ class ResponseCache:
         if not self.breaker.allow() or not self._flush_pending():
             g.x_cache = "BYPASS"
             return None
-        key, namespace = plan
+        key = plan[0]
         try:
             prefetched = g.get("cache_prefetched")
             if prefetched is not None:
-                entry, version = (self.backend.serializer.loads(raw) for raw in prefetched)
+                entry, version, *total = (self.backend.serializer.loads(raw) for raw in prefetched)
             else:
-                entry, version = self.backend.get_many(key, namespace)
+                entry, version, *total = self.backend.get_many(*plan)
         except Exception as exc:
             self._failed("read", exc)
             g.x_cache = "BYPASS"
@@ -122,7 +132,25 @@ class ResponseCache:
             return response
         g.x_cache = "MISS"
         g.cache_fill = (key, version)
+        if len(plan) == 3:
+            g.total_plan = (plan[2], version, total[0])
         return None
+
+    def cached_total(self, compute: Callable[[], int]) -> int:
+        """The list total for this request's filters: cached under the namespace version (exact:
+        any write bumps the version), else counted and stored. The unit of work calls this."""
+        plan = g.get("total_plan")
+        if plan is None:
+            return compute()
+        key, version, known = plan
+        if isinstance(known, dict) and known.get("v") == version:
+            return int(known["n"])
+        total = compute()
+        try:
+            self.backend.set(key, {"v": version, "n": total}, timeout=self.ttl)
+        except Exception as exc:
+            self._failed("write", exc)
+        return total
 
     def finish(self, response: Response) -> Response:
         if request.method == "GET":
@@ -181,6 +209,11 @@ class ResponseCache:
     def _failed(self, what: str, exc: Exception) -> None:
         log.warning("cache %s failed (%s); bypassing Redis for %.1fs", what, exc, self.breaker.cooldown)
         self.breaker.trip()
+
+    def _total_key(self, policy: CachePolicy) -> str:
+        filters = urlencode(sorted((k, v) for k, v in request.args.items(multi=True) if k not in PAGING))
+        raw = f"COUNT {request.path}?{filters} as {'*' if policy.public else visibility_class()}"
+        return "t:" + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
     def _entry_key(self, policy: CachePolicy) -> str:
         query = urlencode(sorted(request.args.items(multi=True)))

@@ -27,7 +27,11 @@ def uow() -> UnitOfWork:
     """The request's unit of work, opened on first use (cached reads never touch the database)."""
     unit = g.get("uow")
     if unit is None:
-        unit = UnitOfWork(state().db.session(write=request.method not in SAFE_METHODS))
+        container = state()
+        unit = UnitOfWork(
+            container.db.session(write=request.method not in SAFE_METHODS),
+            totals=container.extras.get("totals"),
+        )
         g.uow = unit
     return unit
 

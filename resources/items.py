@@ -13,7 +13,7 @@ WRITE_ERRORS = (400, 401, 403, 404, 409, 412, 415, 422)
 
 
 class ItemList(Resource):
-    cache_policy = CachePolicy("items", invalidates=("items",), public=True)
+    cache_policy = CachePolicy("items", invalidates=("items",), public=True, counts=True)
 
     @endpoint(query=ItemQuery, response=ItemPage, errors=(401, 422))
     def get(self, query: ItemQuery) -> Response:

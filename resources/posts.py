@@ -14,7 +14,7 @@ WRITE_ERRORS = (400, 401, 403, 404, 409, 412, 415, 422)
 
 
 class PostList(Resource):
-    cache_policy = CachePolicy("posts", invalidates=("posts", "comments"))
+    cache_policy = CachePolicy("posts", invalidates=("posts", "comments"), counts=True)
 
     @endpoint(query=PostQuery, response=PostPage, errors=(401, 422))
     def get(self, query: PostQuery) -> Response:
@@ -81,7 +81,7 @@ class PostDetail(Resource):
 
 class PostComments(Resource):
     # comment_count lives in the posts: a comment write invalidates both.
-    cache_policy = CachePolicy("comments", invalidates=("comments", "posts"))
+    cache_policy = CachePolicy("comments", invalidates=("comments", "posts"), counts=True)
 
     @endpoint(query=CommentQuery, response=CommentPage, errors=(401, 404, 422))
     def get(self, post_id: int, query: CommentQuery) -> Response:

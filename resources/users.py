@@ -108,7 +108,7 @@ class Me(Resource):
 
 
 class UserList(Resource):
-    cache_policy = CachePolicy("users")
+    cache_policy = CachePolicy("users", counts=True)
 
     @endpoint(query=UserQuery, response=UserPage, errors=(422,))
     def get(self, query: UserQuery) -> Response:

@@ -80,7 +80,7 @@ def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tu
             raise Forbidden("only admins may list every key")
     else:
         stmt = stmt.where(ApiKey.user_id == actor.user_id)
-    return paginate(uow.session, stmt, page=query.page, per_page=query.per_page)
+    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
 
 
 def get(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> ApiKey:

@@ -23,7 +23,7 @@ def list_for_post(
 ) -> tuple[list[Comment], int, int]:
     posts.get_visible(uow=uow, actor=actor, post_id=post_id)
     stmt = select(Comment).where(Comment.post_id == post_id).order_by(*order(SORTS, query.sort, Comment.id))
-    return paginate(uow.session, stmt, page=query.page, per_page=query.per_page)
+    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
 
 
 def get_visible(

@@ -4,15 +4,15 @@ import math
 from typing import Any
 
 from sqlalchemy import Select, func
-from sqlalchemy.orm import Session
+
+from services.uow import UnitOfWork
 
 
-def paginate(session: Session, stmt: Select[Any], *, page: int, per_page: int) -> tuple[list[Any], int, int]:
+def paginate(uow: UnitOfWork, stmt: Select[Any], *, page: int, per_page: int) -> tuple[list[Any], int, int]:
     """One page of `stmt` (already filtered and ordered), the total, and the page count."""
     # Same FROM and WHERE, only count(*): no ORDER BY, eager joins or comment_count subquery.
-    count = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-    total = session.scalar(count) or 0
-    rows = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
+    total = uow.count(stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
+    rows = list(uow.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
     return rows, total, math.ceil(total / per_page)
 
 

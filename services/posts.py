@@ -60,7 +60,7 @@ def list_posts(*, uow: UnitOfWork, actor: Actor | None, query: PostQuery) -> tup
             )
         )
     stmt = stmt.order_by(*order(SORTS, query.sort, Post.id))
-    return paginate(uow.session, stmt, page=query.page, per_page=query.per_page)
+    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
 
 
 def get_visible(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> Post:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
+
+# Given a function that runs the COUNT, return the total (possibly from a cache).
+TotalCache = Callable[[Callable[[], int]], int]
 
 
 class UnitOfWork:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, totals: TotalCache | None = None) -> None:
         self.session = session
+        self._totals = totals
+
+    def count(self, stmt: Select[Any]) -> int:
+        """Run a COUNT statement, through the web layer's total cache when it gave one."""
+
+        def run() -> int:
+            return self.session.scalar(stmt) or 0
+
+        return self._totals(run) if self._totals is not None else run()
 
     def commit(self) -> None:
         self.session.commit()

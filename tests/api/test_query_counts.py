@@ -80,3 +80,37 @@ def test_comment_list_is_visibility_check_plus_page_and_count(uncached) -> None:
     assert response.status_code == 200
     assert len(response.get_json()["items"]) == 3
     assert len(statements) == 3, statements
+
+
+def test_a_page_that_misses_reuses_the_cached_total(make_app) -> None:  # type: ignore[no-untyped-def]
+    """Totals are cached per filter set under the namespace version: page 2 skips the COUNT."""
+    app = make_app()  # in-process cache
+    api = Api(app.test_client(), app)
+    headers = api.user("writer")
+    seed_posts(api, headers, 25)
+    first = api.client.get("/api/v1/posts?per_page=10&page=1")
+    assert first.headers["X-Cache"] == "MISS"
+    with count_queries(app) as statements:
+        second = api.client.get("/api/v1/posts?per_page=10&page=2")
+    assert second.headers["X-Cache"] == "MISS"
+    assert second.get_json()["total"] == 25
+    assert len(statements) == 1, statements  # the page only
+    # Another filter set has its own total; a write makes every cached total stale at once.
+    with count_queries(app) as statements:
+        assert api.client.get("/api/v1/posts?per_page=10&q=Post%201").get_json()["total"] == 11
+    assert len(statements) == 2
+    api.post(headers, title="One more", status="published")
+    with count_queries(app) as statements:
+        assert api.client.get("/api/v1/posts?per_page=10&page=2").get_json()["total"] == 26
+    assert len(statements) == 2
+
+
+def test_cached_totals_follow_visibility(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    api = Api(app.test_client(), app)
+    headers = api.user("writer")
+    api.post(headers, title="Draft")
+    api.post(headers, title="Public", status="published")
+    assert api.client.get("/api/v1/posts", headers=headers).get_json()["total"] == 2
+    assert api.client.get("/api/v1/posts?page=2").get_json()["total"] == 1
+    assert api.client.get("/api/v1/posts?page=2", headers=headers).get_json()["total"] == 2

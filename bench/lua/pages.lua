@@ -1,0 +1,12 @@
+-- Every request a list page not asked for before in this run (page 1-100 x per_page 10-40 x
+-- 6 sorts = 18,600 combinations), so the response cache misses while the total (per filter
+-- set) stays cached: the "cache miss" cost of browsing a large list.
+local sorts = {"-created_at", "created_at", "-published_at", "published_at", "title", "-title"}
+local i = 0
+request = function()
+  local page = i % 100 + 1
+  local per_page = math.floor(i / 100) % 31 + 10
+  local sort = sorts[math.floor(i / 3100) % 6 + 1]
+  i = i + 1
+  return wrk.format("GET", "/api/v1/posts?page=" .. page .. "&per_page=" .. per_page .. "&sort=" .. sort)
+end
