@@ -74,13 +74,14 @@ def issue(
 
 def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tuple[list[ApiKey], int, int]:
     actor = require(actor, "read")
-    stmt = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    stmt = select(ApiKey)
     if query.all:
         if not actor.is_admin:
             raise Forbidden("only admins may list every key")
     else:
         stmt = stmt.where(ApiKey.user_id == actor.user_id)
-    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
+    newest_first = [ApiKey.created_at.desc(), ApiKey.id.desc()]
+    return paginate(uow, stmt, newest_first, page=query.page, per_page=query.per_page)
 
 
 def get(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> ApiKey:

@@ -22,8 +22,8 @@ def list_for_post(
     *, uow: UnitOfWork, actor: Actor | None, post_id: int, query: CommentQuery
 ) -> tuple[list[Comment], int, int]:
     posts.get_visible(uow=uow, actor=actor, post_id=post_id)
-    stmt = select(Comment).where(Comment.post_id == post_id).order_by(*order(SORTS, query.sort, Comment.id))
-    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
+    stmt = select(Comment).where(Comment.post_id == post_id)
+    return paginate(uow, stmt, order(SORTS, query.sort, Comment.id), page=query.page, per_page=query.per_page)
 
 
 def get_visible(

@@ -34,8 +34,7 @@ def list_items(*, uow: UnitOfWork, query: ItemQuery) -> tuple[list[Item], int, i
         stmt = stmt.where(Item.price <= query.max_price)
     if query.in_stock is not None:
         stmt = stmt.where(Item.stock > 0 if query.in_stock else Item.stock == 0)
-    stmt = stmt.order_by(*order(SORTS, query.sort, Item.id))
-    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
+    return paginate(uow, stmt, order(SORTS, query.sort, Item.id), page=query.page, per_page=query.per_page)
 
 
 def get(*, uow: UnitOfWork, item_id: int, for_update: bool = False) -> Item:

@@ -59,8 +59,7 @@ def list_posts(*, uow: UnitOfWork, actor: Actor | None, query: PostQuery) -> tup
                 Post.content.icontains(query.q, autoescape=True),
             )
         )
-    stmt = stmt.order_by(*order(SORTS, query.sort, Post.id))
-    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
+    return paginate(uow, stmt, order(SORTS, query.sort, Post.id), page=query.page, per_page=query.per_page)
 
 
 def get_visible(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> Post:

@@ -26,8 +26,7 @@ def list_users(*, uow: UnitOfWork, query: UserQuery) -> tuple[list[User], int, i
     stmt = select(User)
     if query.q:
         stmt = stmt.where(User.username.icontains(query.q, autoescape=True))
-    stmt = stmt.order_by(*order(SORTS, query.sort, User.id))
-    return paginate(uow, stmt, page=query.page, per_page=query.per_page)
+    return paginate(uow, stmt, order(SORTS, query.sort, User.id), page=query.page, per_page=query.per_page)
 
 
 def get(*, uow: UnitOfWork, user_id: int, for_update: bool = False) -> User:
