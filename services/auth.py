@@ -33,6 +33,9 @@ class IssuedPair:
 
 def register(*, uow: UnitOfWork, data: UserRegister) -> User:
     """Create a user; username and email are unique ignoring case."""
+    # Hash before touching the database: on SQLite the write transaction holds the one write
+    # lock, and argon2 is deliberately slow.
+    password_hash = passwords.hash_password(data.password)
     taken = uow.session.scalar(
         select(User.id).where(
             or_(func.lower(User.username) == data.username.lower(), func.lower(User.email) == data.email)
@@ -40,9 +43,7 @@ def register(*, uow: UnitOfWork, data: UserRegister) -> User:
     )
     if taken is not None:
         raise Conflict("username or email is already taken")
-    user = User(
-        username=data.username, email=data.email, password_hash=passwords.hash_password(data.password)
-    )
+    user = User(username=data.username, email=data.email, password_hash=password_hash)
     uow.session.add(user)
     uow.commit()
     return user
@@ -57,15 +58,20 @@ def find_login_user(*, uow: UnitOfWork, login: str) -> User | None:
 def login(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, data: LoginIn) -> IssuedPair:
     """Check the password (same work for unknown users) and start a new refresh family."""
     user = find_login_user(uow=uow, login=data.username)
-    if user is None:
+    user_id, stored_hash = (user.id, user.password_hash) if user is not None else (None, None)
+    # Nothing written yet: end the read so no lock is held while argon2 runs (SQLite's write
+    # lock would otherwise serialise every login behind each other's hashing).
+    uow.rollback()
+    if user_id is None or stored_hash is None:
         passwords.burn_equal_work(data.password)
         raise Unauthorized(BAD_LOGIN)
-    if not passwords.verify_password(user.password_hash, data.password):
+    if not passwords.verify_password(stored_hash, data.password):
         raise Unauthorized(BAD_LOGIN)
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(data.password)
+    if passwords.needs_rehash(stored_hash):
+        new_hash = passwords.hash_password(data.password)
+        uow.session.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
     pair = _issue_pair(
-        uow=uow, tokens=tokens, refresh_ttl=refresh_ttl, user_id=user.id, family_id=new_secret(12)
+        uow=uow, tokens=tokens, refresh_ttl=refresh_ttl, user_id=user_id, family_id=new_secret(12)
     )
     uow.commit()
     return pair
