@@ -209,7 +209,7 @@ def inkwell(db: Path, prefix: str, cpu: str | None, workers: int = 1, **extra: s
     port = free_port()
     env = server_env(f"sqlite:///{db}", prefix, **extra)
     cmd = [*FLASK, "serve", "--port", str(port), "--workers", str(workers)]
-    return Server(cmd, env, port, cpu, BENCH / "data" / f"server-{prefix}.log")
+    return Server(cmd, env, port, cpu, db.parent / f"server-{prefix}.log")  # logs beside the data
 
 
 def run(args: argparse.Namespace) -> list[Result]:
@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> list[Result]:
 
     bare_port = free_port()
     bare_cmd = [sys.executable, str(BENCH / "bare.py"), str(bare_port), "4"]
-    bare = Server(bare_cmd, dict(os.environ), bare_port, server_cpu, BENCH / "data" / "bare.log")
+    bare = Server(bare_cmd, dict(os.environ), bare_port, server_cpu, db.parent / "bare.log")
     try:
         results.append(measure("bare Flask + waitress (baseline)", f"{bare.base}/hello", args, wrk_cpu))
     finally:
