@@ -16,7 +16,7 @@ SCENARIOS = [
     "bare Flask + waitress (baseline)",
     "GET one post, anonymous, cache hit",
     "GET list page of 20 + total, cache hit",
-    "GET list page of 20 + total, cache miss",
+    "GET list page (10-40 rows) + total, cache miss",
     "GET one post, If-None-Match → 304",
     "GET one item with an API key",
     "POST a comment (bearer)",
