@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,11 +72,12 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database (Alembic to head, as `db-upgrade` does) for the whole session."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'inkwell.db'}"
+@contextmanager
+def migrated_database(kind: str, directory: Path) -> Iterator[str]:
+    """A fresh database migrated to head (as `db-upgrade` does): a SQLite file in `directory`,
+    or a new database on the real PostgreSQL, dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'inkwell.db'}"
         upgrade_database(url)
         yield url
         return
@@ -85,6 +88,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
     finally:
         drop_pg_database(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per kind for the whole session (tests wipe it between them)."""
+    with migrated_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,15 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.cli import upgrade_database
-from tests.conftest import (
-    PASSWORD,
-    REDIS_URL,
-    create_pg_database,
-    drop_pg_database,
-    postgres_or_skip,
-    redis_or_skip,
-)
+from tests.conftest import PASSWORD, REDIS_URL, migrated_database, redis_or_skip
 from tests.live import ROOT, app_env, live_server
 
 pytestmark = pytest.mark.server
@@ -26,18 +18,9 @@ pytestmark = pytest.mark.server
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'live.db'}"
-        upgrade_database(url)
+    """A database of its own: the servers here must not share the session database."""
+    with migrated_database(request.param, tmp_path) as url:
         yield url
-        return
-    postgres_or_skip()
-    url = create_pg_database()
-    try:
-        upgrade_database(url)
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 def login(base: str, username: str) -> dict[str, str]:
@@ -83,9 +66,8 @@ def test_concurrent_creates_on_two_workers(db_url):
 
 
 @pytest.mark.parametrize("store", ["redis", "database"])
-def test_logout_holds_across_workers(store, tmp_path):
-    url = f"sqlite:///{tmp_path / 'live.db'}"
-    upgrade_database(url)
+def test_logout_holds_across_workers(store, sqlite_url):
+    url = sqlite_url
     settings: dict[str, str] = {}
     if store == "redis":
         redis_or_skip()
