@@ -49,7 +49,11 @@ def register(app: Flask) -> None:
         try:
             data = UserRegister(username=username, email=email, password=password)
         except ValidationError as exc:
-            raise click.ClickException(str(exc))
+            # Field and reason only: pydantic's own message would print the password back.
+            reasons = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+            )
+            raise click.ClickException(reasons)
         uow = UnitOfWork(_container().db.session(write=True))
         try:
             user = auth.register(uow=uow, data=data)

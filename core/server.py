@@ -25,7 +25,9 @@ def waitress_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "threads": server.threads,
         "connection_limit": server.connection_limit,
-        "max_request_body_size": server.max_body_bytes + 1,
+        # Flask answers 413 as problem+json up to this much; waitress stops anything bigger
+        # (plain text) before buffering it, so a huge body cannot fill the disk or memory.
+        "max_request_body_size": server.max_body_bytes * 4,
         "channel_timeout": 60,
         "ident": "inkwell",
         # Never trust X-Forwarded-* unless configured: strip them so nothing downstream sees them.

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 from models.user import User
 
 
@@ -29,7 +29,7 @@ class ApiKey(Base):
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
-    __table_args__ = (Index("ix_api_keys_user_id", "user_id"),)
+    __table_args__ = (Index("ix_api_keys_user_id", "user_id"), NEVER_REUSE_IDS)
 
     @property
     def revoked(self) -> bool:
@@ -52,6 +52,7 @@ class RefreshToken(Base):
     __table_args__ = (
         Index("ix_refresh_tokens_family_id", "family_id"),
         Index("ix_refresh_tokens_user_id", "user_id"),
+        NEVER_REUSE_IDS,
     )
 
 

@@ -19,6 +19,11 @@ NAMING = {
 }
 
 
+# Ids are public (URLs, Location headers): SQLite must never hand a deleted row's id to a new
+# one, as it does without AUTOINCREMENT. PostgreSQL sequences never reuse ids anyway.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

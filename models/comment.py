@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, Timestamped
+from models.base import NEVER_REUSE_IDS, Base, Timestamped
 from models.user import User
 
 
@@ -20,4 +20,5 @@ class Comment(Timestamped, Base):
     __table_args__ = (
         Index("ix_comments_post_id_created_at", "post_id", "created_at", "id"),
         Index("ix_comments_author_id", "author_id"),
+        NEVER_REUSE_IDS,
     )

@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Money, Timestamped
+from models.base import NEVER_REUSE_IDS, Base, Money, Timestamped
 
 
 class Item(Timestamped, Base):
@@ -24,4 +24,5 @@ class Item(Timestamped, Base):
         Index("ix_items_name", "name", "id"),
         Index("ix_items_price", "price", "id"),
         Index("ix_items_created_at", "created_at", "id"),
+        NEVER_REUSE_IDS,
     )

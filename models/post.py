@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from models.base import Base, Timestamped, UTCDateTime, utcnow
+from models.base import NEVER_REUSE_IDS, Base, Timestamped, UTCDateTime, utcnow
 from models.comment import Comment
 from models.user import User
 
@@ -37,6 +37,7 @@ class Post(Timestamped, Base):
         Index("ix_posts_status_title", "status", "title", "id"),
         Index("ix_posts_author_id_created_at", "author_id", "created_at", "id"),
         Index("ix_posts_created_at", "created_at", "id"),
+        NEVER_REUSE_IDS,
     )
 
     def set_status(self, status: str) -> None:

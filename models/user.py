@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Timestamped
+from models.base import NEVER_REUSE_IDS, Base, Timestamped
 
 
 class User(Timestamped, Base):
@@ -21,6 +21,7 @@ class User(Timestamped, Base):
         Index("uq_users_username_lower", func.lower(username), unique=True),
         Index("uq_users_email_lower", func.lower(email), unique=True),
         Index("ix_users_created_at", "created_at"),
+        NEVER_REUSE_IDS,
     )
 
     @property

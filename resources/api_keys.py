@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Response, url_for
 from flask_restful import Resource
 
-from resources.base import created, endpoint, json_response, no_content, page_response
+from resources.base import created, endpoint, if_match, json_response, no_content, page_response
 from resources.context import current_actor, state, uow
 from schemas.auth import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage, ApiKeyQuery, ApiKeyUpdate
 from services import api_keys
@@ -46,7 +46,7 @@ class ApiKeyDetail(Resource):
     @endpoint(
         body=ApiKeyUpdate,
         response=ApiKeyOut,
-        errors=(400, 401, 403, 404, 415, 422),
+        errors=(400, 401, 403, 404, 412, 415, 422),
         auth="required",
         scope="keys:write",
     )
@@ -58,11 +58,14 @@ class ApiKeyDetail(Resource):
             key_id=key_id,
             data=body,
             tiers=state().settings.rate_limit.tiers,
+            precondition=if_match(ApiKeyOut.model_validate),
         )
         return json_response(ApiKeyOut.model_validate(key))
 
-    @endpoint(status=204, errors=(401, 403, 404), auth="required", scope="keys:write")
+    @endpoint(status=204, errors=(401, 403, 404, 412), auth="required", scope="keys:write")
     def delete(self, key_id: int) -> Response:
         """Revoke a key at once (owner or admin)."""
-        api_keys.revoke(uow=uow(), actor=current_actor(), key_id=key_id)
+        api_keys.revoke(
+            uow=uow(), actor=current_actor(), key_id=key_id, precondition=if_match(ApiKeyOut.model_validate)
+        )
         return no_content()

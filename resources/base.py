@@ -134,7 +134,9 @@ def link_header(page: int, per_page: int, total: int) -> str:
     def url(n: int) -> str:
         args["page"] = str(n)
         args["per_page"] = str(per_page)
-        return f"{request.base_url}?{urlencode(args)}"
+        # Relative to the request (RFC 8288 allows it): the Host header never reaches a link,
+        # nor through the response cache another caller's response.
+        return f"{request.path}?{urlencode(args)}"
 
     links = [f'<{url(1)}>; rel="first"']
     if page > 1:

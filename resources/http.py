@@ -49,12 +49,15 @@ def conditional_get(response: Response) -> Response:
             # Authenticated responses are for that caller alone; shared caches must not keep them.
             response.headers["Cache-Control"] = "private, no-cache" if current_actor() else "no-cache"
         wanted = request.headers.get("If-None-Match") if request.method in ("GET", "HEAD") else None
-        if wanted and (wanted.strip() == "*" or tag in {t.strip() for t in wanted.split(",")}):
-            not_modified = Response(status=304)
-            for name in ("ETag", "Cache-Control", "X-Request-ID", "X-Cache", "Vary"):
-                if name in response.headers:
-                    not_modified.headers[name] = response.headers[name]
-            return not_modified
+        # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+        if wanted and (
+            wanted.strip() == "*" or tag in {t.strip().removeprefix("W/") for t in wanted.split(",")}
+        ):
+            # The same response made a 304, so rate-limit, CORS and security headers stay on it.
+            response.status_code = 304
+            response.set_data(b"")
+            for name in ("Content-Type", "Content-Length", "Link"):
+                response.headers.pop(name, None)
     return response
 
 

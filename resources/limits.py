@@ -31,6 +31,9 @@ log = logging.getLogger("inkwell.limits")
 
 # KEYS[1] is the counter; any further KEYS are read back (the response cache's entry and
 # namespace version, see resources/cache.py plan()), so a cached GET costs one round trip in all.
+# Flask-Limiter scopes of login's own limits (per address, per username).
+LOGIN_SCOPES = ("login-addr", "login-user")
+
 INCR_WITH_TTL = """
 local current = redis.call('incrby', KEYS[1], ARGV[2])
 local ttl = redis.call('pttl', KEYS[1])
@@ -125,7 +128,8 @@ def build(app: Flask, settings: Settings, redis_client: Any) -> Limiter | None:
         headers_enabled=False,  # ours below, from the one call
     )
     # Operations endpoints are never limited (load balancers and scrapers poll them).
-    limiter.request_filter(lambda: request.endpoint in UNLIMITED_ENDPOINTS)
+    # CORS preflights are not counted either: a throttled preflight would break the real call.
+    limiter.request_filter(lambda: request.endpoint in UNLIMITED_ENDPOINTS or request.method == "OPTIONS")
     limiter.init_app(app)
 
     def by_username() -> str:
@@ -136,10 +140,12 @@ def build(app: Flask, settings: Settings, redis_client: Any) -> Limiter | None:
     # Login: its own stricter limits, per address and per username (guessing one account's password
     # from many addresses is stopped too), on top of the caller's overall budget.
     login = app.view_functions["login"]
-    login = limiter.limit(config.login, key_func=lambda: f"addr:{request.remote_addr}", scope="login-addr")(
+    login = limiter.limit(
+        config.login, key_func=lambda: f"addr:{request.remote_addr}", scope=LOGIN_SCOPES[0]
+    )(login)
+    app.view_functions["login"] = limiter.limit(config.login, key_func=by_username, scope=LOGIN_SCOPES[1])(
         login
     )
-    app.view_functions["login"] = limiter.limit(config.login, key_func=by_username, scope="login-user")(login)
 
     app.after_request(lambda response: _headers(limiter, response))
     return limiter
@@ -159,8 +165,10 @@ def _headers(limiter: Limiter, response: Response) -> Response:
     response.headers["X-RateLimit-Limit"] = str(amount)
     response.headers["X-RateLimit-Remaining"] = str(remaining)
     response.headers["X-RateLimit-Reset"] = str(int(reset_at + 0.999))
-    response.headers["RateLimit-Policy"] = f'"default";q={amount};w={window}'
-    response.headers["RateLimit"] = f'"default";r={remaining};t={seconds_left}'
+    # The policy reported is the one closest to refusing; login's own limits carry their name.
+    policy = "login" if any(str(arg).endswith(LOGIN_SCOPES) for arg in current.request_args) else "default"
+    response.headers["RateLimit-Policy"] = f'"{policy}";q={amount};w={window}'
+    response.headers["RateLimit"] = f'"{policy}";r={remaining};t={seconds_left}'
     if response.status_code == 429:
         response.headers["Retry-After"] = str(max(1, seconds_left))
         response.headers["Cache-Control"] = "no-store"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from schemas.common import Body, Out, Page, PageQuery
 
@@ -34,7 +34,8 @@ class TokenPair(Out):
 class ApiKeyCreate(Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
-    expires_at: datetime | None = None
+    # RFC 3339 with an offset: a time without one is ambiguous (422, never compared naively).
+    expires_at: AwareDatetime | None = None
 
 
 class ApiKeyUpdate(Body):

@@ -70,7 +70,8 @@ class Out(BaseModel):
 
 
 class PageQuery(Query):
-    page: int = Field(1, ge=1, le=1_000_000)
+    # Any page past the end is an empty 200; the bound only keeps OFFSET within a BIGINT.
+    page: int = Field(1, ge=1, le=MAX_ID)
     per_page: int = Field(20, ge=1, le=100)
 
 

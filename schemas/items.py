@@ -4,7 +4,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from schemas.common import Body, Out, Page, PageQuery, omittable
 
@@ -20,6 +27,7 @@ MoneyIn = Annotated[
     Decimal,
     Field(ge=0, le=Decimal("99999999.99"), decimal_places=2, allow_inf_nan=False),
     WithJsonSchema(MONEY_SCHEMA, mode="validation"),
+    AfterValidator(lambda d: d + 0),  # "-0" is zero: one representation, one ETag
 ]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9-]{1,32}$")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -14,6 +15,8 @@ from services.errors import Forbidden, Invalid, NotFound
 from services.pagination import paginate
 from services.tokens import digest, new_secret
 from services.uow import UnitOfWork
+
+Precondition = Callable[[object], None]
 
 
 def create(
@@ -88,17 +91,27 @@ def get(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> ApiKey:
     return _get_managed(uow, require(actor, "read"), key_id, lock=False)
 
 
-def revoke(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> None:
+def revoke(
+    *, uow: UnitOfWork, actor: Actor | None, key_id: int, precondition: Precondition | None = None
+) -> None:
     """Owner or admin; effective for the next request of any process."""
     actor = require(actor, "keys:write")
     key = _get_managed(uow, actor, key_id)
+    if precondition:
+        precondition(key)
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
     uow.commit()
 
 
 def set_tier(
-    *, uow: UnitOfWork, actor: Actor | None, key_id: int, data: ApiKeyUpdate, tiers: dict[str, str]
+    *,
+    uow: UnitOfWork,
+    actor: Actor | None,
+    key_id: int,
+    data: ApiKeyUpdate,
+    tiers: dict[str, str],
+    precondition: Precondition | None = None,
 ) -> ApiKey:
     """Admins move keys between the configured tiers."""
     actor = require(actor, "keys:write")
@@ -109,6 +122,8 @@ def set_tier(
             f"unknown tier '{data.tier}'; configured: {', '.join(sorted(tiers))}", loc=("body", "tier")
         )
     key = _get_managed(uow, actor, key_id)
+    if precondition:
+        precondition(key)
     key.tier = data.tier
     uow.commit()
     return key

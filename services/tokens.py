@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 
 from core.settings import AuthSettings
+from schemas.common import MAX_ID
 from services.errors import Unauthorized
 
 ACCESS_TYP = "at+jwt"  # RFC 9068: a typ no other token of ours carries
@@ -78,8 +79,11 @@ class AccessTokens:
             )
             if payload["iat"] > time.time() + LEEWAY_SECONDS:
                 raise Unauthorized("invalid access token")
+            user_id = int(payload["sub"])
+            if not 1 <= user_id <= MAX_ID:  # a number no row can have is no credential
+                raise Unauthorized("invalid access token")
             return AccessClaims(
-                user_id=int(payload["sub"]),
+                user_id=user_id,
                 jti=str(payload["jti"]),
                 family_id=payload.get("fam"),
                 expires_at=int(payload["exp"]),

@@ -74,9 +74,9 @@ def update_me(
     if "current_password" in changes and "password" not in changes:
         raise Invalid("current_password is only used with password", loc=("body", "current_password"))
     if data.password is not None:
-        if data.current_password is None or not passwords.verify_password(
-            user.password_hash, data.current_password
-        ):
+        if data.current_password is None:
+            raise Invalid("a new password needs current_password", loc=("body", "current_password"))
+        if not passwords.verify_password(user.password_hash, data.current_password):
             raise Forbidden("current_password is wrong")
         user.password_hash = passwords.hash_password(data.password)
         revoke_other_families(

@@ -29,7 +29,8 @@ def upgrade() -> None:
     sa.CheckConstraint('price >= 0', name=op.f('ck_items_price_non_negative')),
     sa.CheckConstraint('stock >= 0', name=op.f('ck_items_stock_non_negative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_items')),
-    sa.UniqueConstraint('sku', name=op.f('uq_items_sku'))
+    sa.UniqueConstraint('sku', name=op.f('uq_items_sku')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.create_index('ix_items_created_at', ['created_at', 'id'], unique=False)
@@ -50,7 +51,8 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_users'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index('ix_users_created_at', ['created_at'], unique=False)
@@ -72,7 +74,8 @@ def upgrade() -> None:
     sa.Column('revoked_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_keys_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
-    sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix'))
+    sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.create_index('ix_api_keys_user_id', ['user_id'], unique=False)
@@ -89,7 +92,8 @@ def upgrade() -> None:
     sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_posts_author_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_posts')),
-    sa.UniqueConstraint('slug', name=op.f('uq_posts_slug'))
+    sa.UniqueConstraint('slug', name=op.f('uq_posts_slug')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('posts', schema=None) as batch_op:
         batch_op.create_index('ix_posts_author_id_created_at', ['author_id', 'created_at', 'id'], unique=False)
@@ -109,7 +113,8 @@ def upgrade() -> None:
     sa.Column('revoked_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_refresh_tokens_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_refresh_tokens')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_refresh_tokens_token_hash'))
+    sa.UniqueConstraint('token_hash', name=op.f('uq_refresh_tokens_token_hash')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.create_index('ix_refresh_tokens_family_id', ['family_id'], unique=False)
@@ -124,7 +129,8 @@ def upgrade() -> None:
     sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_comments_author_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_comments_post_id_posts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_comments'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_comments')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.create_index('ix_comments_author_id', ['author_id'], unique=False)

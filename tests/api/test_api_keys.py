@@ -172,3 +172,25 @@ def test_logout_with_an_api_key_is_a_bad_request(api, client):
     key = api.key(api.user("owner"), ["read"])
     assert_problem(client.post("/api/v1/auth/logout", headers=key), 400)
     assert client.get("/api/v1/me", headers=key).status_code == 200
+
+
+def test_expires_at_needs_an_offset(api, client):
+    headers = api.user("owner")
+    body = {"name": "k", "scopes": ["read"], "expires_at": "2030-01-01T00:00:00"}
+    problem = assert_problem(client.post("/api/v1/api-keys", json=body, headers=headers), 422)
+    assert problem["errors"][0]["loc"] == ["body", "expires_at"]
+    assert client.get("/api/v1/api-keys", headers=headers).get_json()["total"] == 0
+
+
+def test_key_writes_honour_if_match(api, client):
+    admin = api.user("boss", admin=True)
+    created = client.post(
+        "/api/v1/api-keys", json={"name": "k", "scopes": ["read"]}, headers=admin
+    ).get_json()
+    url = f"/api/v1/api-keys/{created['id']}"
+    stale = {**admin, "If-Match": '"stale"'}
+    assert_problem(client.patch(url, json={"tier": "elevated"}, headers=stale), 412)
+    assert_problem(client.delete(url, headers=stale), 412)
+    assert client.get(url, headers=admin).get_json()["tier"] == "standard"
+    current = {**admin, "If-Match": client.get(url, headers=admin).headers["ETag"]}
+    assert client.patch(url, json={"tier": "elevated"}, headers=current).get_json()["tier"] == "elevated"

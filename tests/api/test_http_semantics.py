@@ -72,3 +72,42 @@ def test_idempotency_key_refused_where_the_response_holds_a_secret(api, client):
         problem = assert_problem(response, 422)
         assert problem["errors"][0]["loc"] == ["header", "Idempotency-Key"]
     assert client.get("/api/v1/api-keys", headers=headers).get_json()["total"] == 0
+
+
+def test_links_are_relative_so_the_host_header_never_reaches_the_cache(api, client):
+    for n in range(3):
+        api.post(api.user(f"writer{n}"), status="published")
+    evil = client.get("/api/v1/posts?per_page=1", headers={"Host": "evil.example"})
+    assert "evil.example" not in evil.headers["Link"]
+    assert evil.headers["Link"].startswith("</api/v1/posts?")
+    normal = client.get("/api/v1/posts?per_page=1")
+    assert normal.headers["X-Cache"] == "HIT"
+    assert "evil.example" not in normal.headers["Link"]
+
+
+def test_304_keeps_rate_limit_and_security_headers_and_weak_match(make_app):
+    from tests.conftest import Api
+
+    app = make_app(rate_limit={"enabled": True, "anonymous": "100/minute"})
+    api = Api(app.test_client(), app)
+    post = api.post(api.user("writer"), status="published")
+    first = api.client.get(f"/api/v1/posts/{post['id']}")
+    for tag in (first.headers["ETag"], "W/" + first.headers["ETag"]):
+        again = api.client.get(f"/api/v1/posts/{post['id']}", headers={"If-None-Match": tag})
+        assert again.status_code == 304
+        assert again.get_data() == b""
+        assert int(again.headers["X-RateLimit-Remaining"]) < int(first.headers["X-RateLimit-Remaining"])
+        assert again.headers["RateLimit"].startswith('"default"')
+        assert again.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Content-Type" not in again.headers
+
+
+def test_preflight_is_not_rate_limited(make_app):
+    app = make_app(
+        rate_limit={"enabled": True, "anonymous": "2/minute"}, cors={"origins": ["https://app.example"]}
+    )
+    client = app.test_client()
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    for _ in range(5):
+        assert client.options("/api/v1/posts", headers=preflight).status_code == 200
+    assert client.get("/api/v1/items").status_code == 200

@@ -171,3 +171,11 @@ def test_filters_and_sort(client, admin):
         assert problem["errors"][0]["loc"][0] == "query"
     body = client.get(f"{ITEMS}?per_page=1&page=4").get_json()
     assert (body["items"], body["total"], body["pages"]) == ([], 3, 3)
+
+
+def test_negative_zero_price_is_zero(api, client):
+    admin = api.user("boss", admin=True)
+    created = client.post("/api/v1/items", json={"name": "Free", "price": "-0"}, headers=admin)
+    assert created.status_code == 201
+    assert created.get_json()["price"] == "0.00"
+    assert client.get(created.headers["Location"]).get_json()["price"] == "0.00"

@@ -185,3 +185,16 @@ def test_patch_null_for_a_required_field_is_422_and_changes_nothing(api, client)
         )
         assert problem["errors"][0]["loc"] == ["body", field]
     assert client.get(f"/api/v1/posts/{post['id']}", headers=headers).get_json()["title"] == "Keep me"
+
+
+def test_a_page_far_past_the_end_is_an_empty_200(client):
+    response = client.get("/api/v1/posts?page=2000000")
+    assert response.status_code == 200
+    assert response.get_json()["items"] == []
+
+
+def test_ids_are_never_reused(api, client):
+    headers = api.user("author")
+    first = api.post(headers, title="First")
+    assert client.delete(f"/api/v1/posts/{first['id']}", headers=headers).status_code == 204
+    assert api.post(headers, title="Second")["id"] > first["id"]

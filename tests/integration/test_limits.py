@@ -80,7 +80,9 @@ def test_login_limited_per_address_and_per_username(redis_app):
     bad = {"username": "alice", "password": "wrong-password"}
     for _ in range(3):
         assert api.client.post("/api/v1/auth/login", json=bad).status_code == 401
-    assert_problem(api.client.post("/api/v1/auth/login", json=bad), 429)
+    refused = api.client.post("/api/v1/auth/login", json=bad)
+    assert_problem(refused, 429)
+    assert refused.headers["RateLimit-Policy"] == '"login";q=3;w=60'
     # Another address still cannot guess alice's password: the username has its own bucket.
     other = {"REMOTE_ADDR": "10.9.9.9"}
     assert_problem(api.client.post("/api/v1/auth/login", json=bad, environ_base=other), 429)
