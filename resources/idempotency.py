@@ -3,10 +3,15 @@
 Policy: only 2xx responses are stored. Any other outcome changed nothing (one transaction per
 request, rolled back on error), so its reservation is released and the client may retry the
 same key, with a corrected body if it was a 4xx.
+
+Stored bodies are encrypted (Fernet, a key derived from auth.secret_key): some responses carry
+secrets - a login's tokens, a new API key - that must never sit in Redis or the database in
+plain text, yet a retried request must get exactly the first response back.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -14,6 +19,7 @@ import logging
 from typing import Any
 
 import orjson
+from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, Response, g, request
 
 from core.idempotency import DatabaseStore, RedisStore, Saved
@@ -23,14 +29,13 @@ from services.errors import Conflict, Invalid
 
 log = logging.getLogger("inkwell.idempotency")
 HEADER = "Idempotency-Key"
-# Their responses carry a secret (tokens, an API key) that must never be stored in plain text,
-# so they cannot be replayed: the header is refused rather than silently ignored.
-SECRET_BEARING = frozenset({"login", "refresh", "api_keys"})
 
 
 class Idempotency:
     def __init__(self, db: Any, redis_client: Any, prefix: str, breaker: Breaker, secret: str) -> None:
         self.secret = secret.encode()
+        derived = hashlib.sha256(b"inkwell idempotency body encryption\0" + self.secret).digest()
+        self.fernet = Fernet(base64.urlsafe_b64encode(derived))
         self.db_store = DatabaseStore(db)
         self.redis_store = RedisStore(redis_client, prefix) if redis_client is not None else None
         self.breaker = breaker
@@ -41,11 +46,6 @@ class Idempotency:
             return None
         if not 1 <= len(key) <= 255:
             raise Invalid("Idempotency-Key must be 1 to 255 characters", loc=("header", HEADER))
-        if request.endpoint in SECRET_BEARING:
-            raise Invalid(
-                "Idempotency-Key is not accepted here: the response holds a secret that is never stored",
-                loc=("header", HEADER),
-            )
         fingerprint = self._fingerprint()
         scope = hmac.new(self.secret, f"{identity()}\0{key}".encode(), hashlib.sha256).hexdigest()
         _end_request_transaction()
@@ -60,7 +60,13 @@ class Idempotency:
         if saved.state != "done":
             raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
         g.idempotent_replay = True
-        response = Response(saved.body, status=saved.status, content_type=saved.content_type)
+        try:
+            body = self.fernet.decrypt(saved.body)
+        except InvalidToken:  # stored under another auth.secret_key
+            raise Conflict(
+                "the response stored for this Idempotency-Key can no longer be read; use a new key"
+            )
+        response = Response(body, status=saved.status, content_type=saved.content_type)
         if saved.location:
             response.headers["Location"] = saved.location
         if saved.cache_control:
@@ -80,7 +86,7 @@ class Idempotency:
                     fingerprint,
                     "done",
                     response.status_code,
-                    response.get_data(),
+                    self.fernet.encrypt(response.get_data()),
                     response.headers.get("Location"),
                     response.headers.get("Content-Type"),
                     response.headers.get("Cache-Control"),
