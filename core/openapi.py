@@ -40,6 +40,35 @@ HEADERS = {
     },
     "Link": {"description": "RFC 8288 first/prev/next/last page links.", "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}},
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored first response to the same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    **{
+        name: {"description": description, "schema": {"type": "string"}}
+        for name, description in {
+            "X-RateLimit-Limit": "Requests allowed in the current window.",
+            "X-RateLimit-Remaining": "Requests left in the current window.",
+            "X-RateLimit-Reset": "Unix time at which the window resets.",
+            "RateLimit-Policy": 'IETF draft syntax, e.g. `"default";q=600;w=60`.',
+            "RateLimit": 'IETF draft syntax, e.g. `"default";r=599;t=42`.',
+        }.items()
+    },
+}
+# Request headers of the HTTP semantics every operation of a method shares (API.md section 4).
+CONDITIONAL_HEADERS = {
+    "GET": [("If-None-Match", "An ETag from an earlier response: 304 with no body if it still matches.")],
+    "PUT": [("If-Match", "The ETag the change is based on: 412 (and nothing written) if stale.")],
+    "PATCH": [("If-Match", "The ETag the change is based on: 412 (and nothing written) if stale.")],
+    "DELETE": [("If-Match", "The ETag the deletion is based on: 412 (and nothing deleted) if stale.")],
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Same caller + key + body within 24 h replays the first response (Idempotent-Replayed: "
+    "true); another body is 422; while the first runs, 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 PHRASES = {
     200: "OK",
@@ -131,6 +160,12 @@ def _operation(
     op: dict[str, Any] = {"operationId": f"{name}_{method.lower()}", "tags": [_tag(name)]}
     if contract.query is not None:
         params = params + _query_params(schemas[_name(refs[(contract.query, "validation")])])
+    params = params + [
+        {"name": header, "in": "header", "required": False, "description": text, "schema": {"type": "string"}}
+        for header, text in CONDITIONAL_HEADERS.get(method, [])
+    ]
+    if method == "POST":
+        params = [*params, IDEMPOTENCY_KEY]
     if params:
         op["parameters"] = params
     if contract.body is not None:
@@ -159,6 +194,17 @@ def _responses(name: str, method: str, contract: Any, refs: Any) -> dict[str, An
         success["content"] = {contract.media: {"schema": schema}}
     if contract.status == 201:
         headers["Location"] = HEADERS["Location"]
+    if method == "POST":
+        headers["Idempotent-Replayed"] = HEADERS["Idempotent-Replayed"]
+    if name not in UNLIMITED_ENDPOINTS:
+        for header in (
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "RateLimit-Policy",
+            "RateLimit",
+        ):
+            headers[header] = HEADERS[header]
     responses: dict[str, Any] = {str(contract.status): success}
     if method == "GET" and contract.status == 200 and contract.media == "application/json":
         headers["ETag"] = HEADERS["ETag"]
@@ -171,6 +217,10 @@ def _responses(name: str, method: str, contract: Any, refs: Any) -> dict[str, An
     errors = set(contract.errors) | set(ALWAYS)
     if contract.body is not None:
         errors |= {400, 413, 415, 422}
+    if method == "POST":
+        errors |= {409, 422}  # Idempotency-Key: in flight, or reused with another body
+    if method in ("PUT", "PATCH", "DELETE"):
+        errors.add(412)
     if contract.query is not None:
         errors.add(422)
     if name not in UNLIMITED_ENDPOINTS:

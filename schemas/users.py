@@ -21,17 +21,17 @@ class UserRegister(Body):
 
 def _needs_password_with_current(schema: dict[str, Any]) -> None:
     document_no_nul(schema)
-    schema["dependentRequired"] = {"current_password": ["password"]}
+    schema["dependentRequired"] = {"current_password": ["password"], "password": ["current_password"]}
 
 
 class MeUpdate(Body):
-    # current_password only comes with a new password (else 422); JSON Schema can say so.
+    # password and current_password come together (else 422); JSON Schema can say so.
     model_config = ConfigDict(json_schema_extra=_needs_password_with_current)
 
     bio: Bio = omittable()
     email: Email = omittable()
     password: Password = omittable()
-    current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
+    current_password: Annotated[str, StringConstraints(max_length=128)] = omittable()
 
 
 class UserAdminUpdate(Body):
