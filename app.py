@@ -11,11 +11,12 @@ from core.redis import Breaker, make_redis
 from core.settings import Settings
 from resources import cache, context, http, idempotency, limits, telemetry
 from resources.api_keys import ApiKeyDetail, ApiKeyList
+from resources.auth import Login, Logout, Refresh, Register
 from resources.http import Api
 from resources.items import ItemDetail, ItemList
 from resources.ops import Docs, DocsAsset, Healthz, Metrics, OpenApiDoc, Readyz
 from resources.posts import CommentDetail, PostComments, PostDetail, PostList
-from resources.users import Login, Logout, Me, Refresh, Register, UserDetail, UserList
+from resources.users import Me, UserDetail, UserList
 from services.denylist import Denylist
 from services.tokens import AccessTokens
 

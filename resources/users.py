@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from flask import Response, url_for
+from flask import Response
 from flask_restful import Resource
 
 from models import User
-from resources.base import created, endpoint, if_match, json_response, no_content, page_response
+from resources.base import endpoint, if_match, json_response, no_content, page_response
 from resources.cache import EVERYTHING, CachePolicy
 from resources.context import current_actor, state, uow
-from schemas.auth import LoginIn, LogoutIn, RefreshIn, TokenPair
 from schemas.users import (
     MeUpdate,
     UserAdminUpdate,
@@ -15,9 +14,8 @@ from schemas.users import (
     UserPage,
     UserPrivateOut,
     UserQuery,
-    UserRegister,
 )
-from services import auth, users
+from services import users
 
 
 def user_view(user: User) -> UserOut:
@@ -25,60 +23,6 @@ def user_view(user: User) -> UserOut:
     if users.sees_private(current_actor(), user):
         return UserPrivateOut.model_validate(user)
     return UserOut.model_validate(user)
-
-
-class Register(Resource):
-    cache_policy = CachePolicy(invalidates=("users",))
-
-    @endpoint(body=UserRegister, response=UserPrivateOut, status=201, errors=(400, 409, 415, 422))
-    def post(self, body: UserRegister) -> Response:
-        """Create an account."""
-        user = auth.register(uow=uow(), data=body)
-        return created(UserPrivateOut.model_validate(user), url_for("user", user_id=user.id))
-
-
-class Login(Resource):
-    @endpoint(body=LoginIn, response=TokenPair, errors=(400, 401, 415, 422))
-    def post(self, body: LoginIn) -> Response:
-        """Exchange a username (or email) and password for an access and a refresh token."""
-        container = state()
-        pair = auth.login(
-            uow=uow(),
-            tokens=container.tokens,
-            refresh_ttl=container.settings.auth.refresh_ttl_seconds,
-            data=body,
-        )
-        return json_response(TokenPair.model_validate(pair), headers={"Cache-Control": "no-store"})
-
-
-class Refresh(Resource):
-    @endpoint(body=RefreshIn, response=TokenPair, errors=(400, 401, 415, 422))
-    def post(self, body: RefreshIn) -> Response:
-        """Rotate a refresh token: a new pair; the one sent is spent."""
-        container = state()
-        pair = auth.refresh(
-            uow=uow(),
-            tokens=container.tokens,
-            denylist=container.denylist,
-            refresh_ttl=container.settings.auth.refresh_ttl_seconds,
-            refresh_token=body.refresh_token,
-        )
-        return json_response(TokenPair.model_validate(pair), headers={"Cache-Control": "no-store"})
-
-
-class Logout(Resource):
-    @endpoint(body=LogoutIn, status=204, errors=(400, 401, 415, 422), auth="required")
-    def post(self, body: LogoutIn) -> Response:
-        """End this access token now, and the refresh token's login if one is sent."""
-        container = state()
-        auth.logout(
-            uow=uow(),
-            tokens=container.tokens,
-            denylist=container.denylist,
-            actor=current_actor(),
-            refresh_token=body.refresh_token,
-        )
-        return no_content()
 
 
 class Me(Resource):
