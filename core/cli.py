@@ -149,6 +149,19 @@ def register(app: Flask) -> None:
             f"every seeded user's password is {SEED_PASSWORD!r}"
         )
 
+    @app.cli.command("purge")
+    def purge() -> None:
+        """Delete expired denylist entries, idempotency records and refresh tokens (run from cron)."""
+        from services.maintenance import purge_expired
+        from services.uow import UnitOfWork
+
+        uow = UnitOfWork(_container().db.session(write=True))
+        try:
+            counts = purge_expired(uow=uow)
+        finally:
+            uow.close()
+        click.echo(", ".join(f"{name}: {n} deleted" for name, n in counts.items()))
+
     @app.cli.command("serve")
     @click.option("--host", default=None)
     @click.option("--port", type=int, default=None)

@@ -10,7 +10,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import exists, select
 
 from models import RevokedAccessToken
 from services.uow import UnitOfWork
@@ -51,9 +51,3 @@ class Denylist:
         now = datetime.now(UTC)
         stmt = select(exists().where(RevokedAccessToken.jti.in_(keys), RevokedAccessToken.expires_at > now))
         return bool(uow.session.scalar(stmt))
-
-    @staticmethod
-    def purge_expired(uow: UnitOfWork) -> None:
-        uow.session.execute(
-            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at <= datetime.now(UTC))
-        )
