@@ -98,7 +98,15 @@ class _TomlProfileSource(PydanticBaseSettingsSource):
         data = tomllib.loads(SETTINGS_FILE.read_text())
         profiles = data.pop("profiles", {})
         env = self.env or os.environ.get("APP_ENV") or "development"
-        return _deep_merge(data, profiles.get(env, {}))
+        merged = _deep_merge(data, profiles.get(env, {}))
+        # An APP_<SECTION>__<KEY> variable replaces the file's value, also for tables such as
+        # rate_limit.tiers (pydantic-settings would otherwise merge the two dicts).
+        overridden = {name.upper() for name in os.environ}
+        for section, values in merged.items():
+            if isinstance(values, dict):
+                for key in [k for k in values if f"APP_{section}__{k}".upper() in overridden]:
+                    del values[key]
+        return merged
 
 
 class Settings(BaseSettings):

@@ -75,3 +75,14 @@ def test_password_hashes_are_argon2id_with_owasp_parameters() -> None:
     assert passwords.verify_password(stored, "correct-horse-battery")
     assert not passwords.verify_password(stored, "wrong")
     assert not passwords.verify_password("not-a-hash", "anything")
+
+
+def test_environment_replaces_a_table_of_settings_toml(monkeypatch) -> None:
+    from core.settings import Settings
+
+    monkeypatch.setenv("APP_RATE_LIMIT__TIERS", '{"gold": "100/minute"}')
+    monkeypatch.setenv("APP_DATABASE__URL", "sqlite:///elsewhere.db")
+    settings = Settings()
+    assert settings.rate_limit.tiers == {"gold": "100/minute"}
+    assert settings.database.url == "sqlite:///elsewhere.db"
+    assert settings.database.busy_timeout_ms == 10_000  # the rest of the section still comes from the file
