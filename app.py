@@ -17,7 +17,6 @@ from resources.items import ItemDetail, ItemList
 from resources.ops import Docs, DocsAsset, Healthz, Metrics, OpenApiDoc, Readyz
 from resources.posts import CommentDetail, PostComments, PostDetail, PostList
 from resources.users import Me, UserDetail, UserList
-from services.denylist import Denylist
 from services.tokens import AccessTokens
 
 V1 = "/api/v1"
@@ -64,7 +63,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         db=database,
         tokens=AccessTokens(settings.auth),
-        denylist=Denylist(redis_client, settings.redis.key_prefix),
         redis=redis_client,
     )
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from core.db import Database
 from core.settings import Settings
-from services.denylist import Denylist
 from services.tokens import AccessTokens
 
 
@@ -16,6 +15,5 @@ class Container:
     settings: Settings
     db: Database
     tokens: AccessTokens
-    denylist: Denylist
     redis: Any = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -72,11 +72,11 @@ class LogSettings(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -98,7 +98,7 @@ class _TomlProfileSource(PydanticBaseSettingsSource):
         data = tomllib.loads(SETTINGS_FILE.read_text())
         profiles = data.pop("profiles", {})
         env = self.env or os.environ.get("APP_ENV") or "development"
-        merged = _deep_merge(data, profiles.get(env, {}))
+        merged = deep_merge(data, profiles.get(env, {}))
         # An APP_<SECTION>__<KEY> variable replaces the file's value, also for tables such as
         # rate_limit.tiers (pydantic-settings would otherwise merge the two dicts).
         overridden = {name.upper() for name in os.environ}
@@ -143,8 +143,3 @@ class Settings(BaseSettings):
                 "production needs APP_AUTH__SECRET_KEY: a secret of 32+ characters, not the default"
             )
         return self
-
-    def for_tests(self, **overrides: Any) -> Settings:
-        """A copy with nested sections replaced (tests build their own settings)."""
-        data = self.model_dump(by_alias=True)
-        return Settings(**_deep_merge(data, overrides))

@@ -23,7 +23,3 @@ class User(Timestamped, Base):
         Index("ix_users_created_at", "created_at"),
         NEVER_REUSE_IDS,
     )
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"

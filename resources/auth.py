@@ -45,7 +45,6 @@ class Refresh(Resource):
         pair = auth.refresh(
             uow=uow(),
             tokens=container.tokens,
-            denylist=container.denylist,
             refresh_ttl=container.settings.auth.refresh_ttl_seconds,
             refresh_token=body.refresh_token,
         )
@@ -60,7 +59,6 @@ class Logout(Resource):
         auth.logout(
             uow=uow(),
             tokens=container.tokens,
-            denylist=container.denylist,
             actor=current_actor(),
             refresh_token=body.refresh_token,
         )

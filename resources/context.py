@@ -60,9 +60,7 @@ def _authenticate() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization must be 'Bearer <access token>'")
-        g.actor = auth.authenticate_bearer(
-            uow=uow(), tokens=container.tokens, denylist=container.denylist, token=token.strip()
-        )
+        g.actor = auth.authenticate_bearer(uow=uow(), tokens=container.tokens, token=token.strip())
         return
     actor, touch_due = auth.authenticate_key(uow=uow(), secret=key or "")
     if request.method in SAFE_METHODS and not actor.can("read"):

@@ -43,7 +43,6 @@ class Me(Resource):
         user = users.update_me(
             uow=uow(),
             tokens=container.tokens,
-            denylist=container.denylist,
             actor=current_actor(),
             data=body,
             precondition=if_match(UserPrivateOut.model_validate),

@@ -12,9 +12,9 @@ from sqlalchemy import func, or_, select, update
 from models import ApiKey, RefreshToken, User
 from schemas.auth import LoginIn
 from schemas.users import UserRegister
-from services import passwords
+from services import denylist, passwords
 from services.actor import Actor, scopes_of_role
-from services.denylist import Denylist, family_key
+from services.denylist import family_key
 from services.errors import BadRequest, Conflict, Unauthorized
 from services.tokens import AccessTokens, digest, new_secret
 from services.uow import UnitOfWork
@@ -77,9 +77,7 @@ def login(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, data: Logi
     return pair
 
 
-def refresh(
-    *, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, refresh_ttl: int, refresh_token: str
-) -> IssuedPair:
+def refresh(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, refresh_token: str) -> IssuedPair:
     """Rotate: a refresh token is good once; a spent one presented again revokes its family."""
     row = uow.session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)).with_for_update()
@@ -89,7 +87,7 @@ def refresh(
         raise Unauthorized("invalid refresh token")
     if row.used_at is not None:
         # Reuse means the token leaked: whoever holds the family now loses it (RFC 9700 4.14.2).
-        _revoke_family(uow=uow, tokens=tokens, denylist=denylist, family_id=row.family_id)
+        _revoke_family(uow=uow, tokens=tokens, family_id=row.family_id)
         uow.commit()
         raise Unauthorized("refresh token reuse detected; the session was revoked")
     row.used_at = now
@@ -104,7 +102,6 @@ def logout(
     *,
     uow: UnitOfWork,
     tokens: AccessTokens,
-    denylist: Denylist,
     actor: Actor | None,
     refresh_token: str | None,
 ) -> None:
@@ -117,12 +114,12 @@ def logout(
     if refresh_token:
         row = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)))
         if row is not None and row.user_id == actor.user_id:
-            _revoke_family(uow=uow, tokens=tokens, denylist=denylist, family_id=row.family_id)
+            _revoke_family(uow=uow, tokens=tokens, family_id=row.family_id)
     uow.commit()
 
 
 def revoke_other_families(
-    *, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, user_id: int, keep_family: str | None
+    *, uow: UnitOfWork, tokens: AccessTokens, user_id: int, keep_family: str | None
 ) -> None:
     """Used on password change: every other login of the user ends. Does not commit."""
     families = uow.session.scalars(
@@ -132,17 +129,21 @@ def revoke_other_families(
     )
     for family_id in list(families):
         if family_id != keep_family:
-            _revoke_family(uow=uow, tokens=tokens, denylist=denylist, family_id=family_id)
+            _revoke_family(uow=uow, tokens=tokens, family_id=family_id)
 
 
-def authenticate_bearer(*, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, token: str) -> Actor:
+def authenticate_bearer(*, uow: UnitOfWork, tokens: AccessTokens, token: str) -> Actor:
     claims = tokens.decode(token)
     keys = [claims.jti] + ([family_key(claims.family_id)] if claims.family_id else [])
-    if denylist.is_denied(uow, keys):
-        raise Unauthorized("access token was revoked")
-    user = uow.session.get(User, claims.user_id)
-    if user is None:
+    # One query: the caller and whether this token (or its login) was revoked.
+    row = uow.session.execute(
+        select(User, denylist.any_denied(keys).label("denied")).where(User.id == claims.user_id)
+    ).first()
+    if row is None:
         raise Unauthorized("invalid access token")
+    user, denied = row
+    if denied:
+        raise Unauthorized("access token was revoked")
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -215,7 +216,7 @@ def _issue_pair(
     return IssuedPair(access_token=access, refresh_token=secret, expires_in=tokens.ttl)
 
 
-def _revoke_family(*, uow: UnitOfWork, tokens: AccessTokens, denylist: Denylist, family_id: str) -> None:
+def _revoke_family(*, uow: UnitOfWork, tokens: AccessTokens, family_id: str) -> None:
     now = datetime.now(UTC)
     uow.session.execute(
         update(RefreshToken)

@@ -11,7 +11,6 @@ from schemas.users import MeUpdate, UserAdminUpdate, UserQuery
 from services import passwords
 from services.actor import Actor
 from services.auth import revoke_other_families
-from services.denylist import Denylist
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from services.pagination import order, paginate
 from services.tokens import AccessTokens
@@ -54,7 +53,6 @@ def update_me(
     *,
     uow: UnitOfWork,
     tokens: AccessTokens,
-    denylist: Denylist,
     actor: Actor | None,
     data: MeUpdate,
     precondition: Precondition | None = None,
@@ -79,9 +77,7 @@ def update_me(
         if not passwords.verify_password(user.password_hash, data.current_password):
             raise Forbidden("current_password is wrong")
         user.password_hash = passwords.hash_password(data.password)
-        revoke_other_families(
-            uow=uow, tokens=tokens, denylist=denylist, user_id=user.id, keep_family=actor.family_id
-        )
+        revoke_other_families(uow=uow, tokens=tokens, user_id=user.id, keep_family=actor.family_id)
     if data.email is not None and data.email != user.email:
         if uow.session.scalar(
             select(User.id).where(func.lower(User.email) == data.email, User.id != user.id)

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from core.cli import upgrade_database
-from core.settings import Settings
+from core.settings import Settings, deep_merge
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -114,7 +114,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     for section, values in overrides.items():
         base.setdefault(section, {}).update(values)
-    return Settings(env="test").for_tests(**base)
+    return Settings(**deep_merge(Settings(env="test").model_dump(by_alias=True), base))
 
 
 def wipe(app: Flask) -> None:
