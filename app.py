@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from flask import Flask
 
-from core import cli, logs
+from core import logs, metrics
 from core.container import Container
 from core.db import Database
 from core.redis import Breaker, make_redis
 from core.settings import Settings
-from resources import cache, context, http, idempotency, limits, telemetry
+from entrypoints import cli
 from resources.api_keys import ApiKeyDetail, ApiKeyList
 from resources.auth import Login, Logout, Refresh, Register
-from resources.http import Api
+from resources.comments import CommentDetail, PostComments
 from resources.items import ItemDetail, ItemList
 from resources.ops import Docs, DocsAsset, Healthz, Metrics, OpenApiDoc, Readyz
-from resources.posts import CommentDetail, PostComments, PostDetail, PostList
+from resources.posts import PostDetail, PostList
 from resources.users import Me, UserDetail, UserList
 from services.tokens import AccessTokens
+from web import http, pipeline
+from web.cache import ResponseCache
+from web.idempotency import Idempotency
+from web.limits import RateLimits
 
 V1 = "/api/v1"
 
@@ -49,48 +53,31 @@ ROUTES: list[tuple[str, type, str]] = [
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
-    app = Flask(__name__, static_folder=None)  # no static files: every route is in ROUTES
+    app = pipeline.InkwellFlask(__name__, static_folder=None)  # no static files: every route is in ROUTES
     app.config.update(
         MAX_CONTENT_LENGTH=settings.server.max_body_bytes,
         # Errors always go through the mapper, as in production, also under tests.
         PROPAGATE_EXCEPTIONS=False,
         ERROR_404_HELP=False,
-        JSON_SORT_KEYS=False,
     )
-    database = Database(settings)
     redis_client = make_redis(settings)
-    app.extensions["inkwell"] = Container(
-        settings=settings,
-        db=database,
-        tokens=AccessTokens(settings.auth),
-        redis=redis_client,
+    container = app.extensions["inkwell"] = Container(
+        settings=settings, db=Database(settings), tokens=AccessTokens(settings.auth), redis=redis_client
     )
-
     logs.configure(settings.log)
-    telemetry.install(app)  # first, so its after_request hook sees the final response
-    http.install(app)
-    http.install_cors(app, settings.cors.origins)
-    context.install(app)
-    api = Api(app)
-    for url, resource, name in ROUTES:
-        api.add_resource(resource, url, endpoint=name)
-    install_redis_features(app, settings, redis_client)
-    cli.register(app)
-    return app
-
-
-def install_redis_features(app: Flask, settings: Settings, redis_client: object) -> None:
-    """Rate limits, then the response cache, then idempotency keys (hooks run in that order)."""
-    container: Container = app.extensions["inkwell"]
+    container.extras["metrics"] = metrics.build()
     breaker = Breaker()  # one per process: cache and idempotency skip a failing Redis together
-    container.extras["cache"] = response_cache = cache.ResponseCache(app, settings, redis_client, breaker)
-    container.extras["totals"] = response_cache.cached_total  # list totals, see UnitOfWork.count
-    cache.install_planner(app, response_cache)
-    container.extras["limiter"] = limits.build(app, settings, redis_client)
-    cache.install(app, response_cache)
-    idempotency.install(
-        app,
-        idempotency.Idempotency(
+    cache = ResponseCache(app, settings, redis_client, breaker)
+    container.extras["totals"] = cache.cached_total  # list totals, see UnitOfWork.count
+    app.pipeline = pipeline.Pipeline(
+        limits=RateLimits(app, settings, redis_client),
+        cache=cache,
+        idempotency=Idempotency(
             container.db, redis_client, settings.redis.key_prefix, breaker, settings.auth.secret_key
         ),
     )
+    http.install(app)
+    http.install_cors(app, settings.cors.origins)
+    pipeline.register(app, http.Api(app), ROUTES)
+    cli.register(app, create_app)
+    return app

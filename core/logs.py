@@ -22,7 +22,8 @@ STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"messa
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+            state = g.get("inkwell") if has_request_context() else None
+            record.request_id = state.request_id if state is not None else "-"
         return True
 
 

@@ -5,61 +5,68 @@ from __future__ import annotations
 from flask import Response, url_for
 from flask_restful import Resource
 
-from resources.base import created, endpoint, json_response, no_content
-from resources.cache import CachePolicy
-from resources.context import current_actor, state, uow
 from schemas.auth import LoginIn, LogoutIn, RefreshIn, TokenPair
 from schemas.users import UserPrivateOut, UserRegister
 from services import auth
+from web.context import container, current_actor, uow
+from web.contract import Access, created, json_response, no_content, operation
+
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class Register(Resource):
-    cache_policy = CachePolicy(invalidates=("users",))
-
-    @endpoint(body=UserRegister, response=UserPrivateOut, status=201, errors=(400, 409, 415, 422))
+    @operation(body=UserRegister, response=UserPrivateOut, status=201, errors=(409,), invalidates=("users",))
     def post(self, body: UserRegister) -> Response:
-        """Create an account."""
+        """Create an account.
+
+        Username and email are unique ignoring case (409).
+        """
         user = auth.register(uow=uow(), data=body)
         return created(UserPrivateOut.model_validate(user), url_for("user", user_id=user.id))
 
 
 class Login(Resource):
-    @endpoint(body=LoginIn, response=TokenPair, errors=(400, 401, 415, 422))
+    # Not idempotent: a stored token pair must never be handed to a second caller.
+    @operation(body=LoginIn, response=TokenPair, limits=("login",), idempotent=False)
     def post(self, body: LoginIn) -> Response:
-        """Exchange a username (or email) and password for an access and a refresh token."""
-        container = state()
+        """Log in.
+
+        A username (or email) and password for an access and a refresh token. The login limit
+        counts per client address and per account, on top of the caller's budget.
+        """
+        app = container()
         pair = auth.login(
-            uow=uow(),
-            tokens=container.tokens,
-            refresh_ttl=container.settings.auth.refresh_ttl_seconds,
-            data=body,
+            uow=uow(), tokens=app.tokens, refresh_ttl=app.settings.auth.refresh_ttl_seconds, data=body
         )
-        return json_response(TokenPair.model_validate(pair), headers={"Cache-Control": "no-store"})
+        return json_response(TokenPair.model_validate(pair), headers=NO_STORE)
 
 
 class Refresh(Resource):
-    @endpoint(body=RefreshIn, response=TokenPair, errors=(400, 401, 415, 422))
+    # Not idempotent: a spent refresh token stays spent; a replay would hand out the live pair.
+    @operation(body=RefreshIn, response=TokenPair, idempotent=False)
     def post(self, body: RefreshIn) -> Response:
-        """Rotate a refresh token: a new pair; the one sent is spent."""
-        container = state()
+        """Rotate a refresh token.
+
+        A new pair; the token sent is spent. Sending a spent one again revokes its whole login.
+        """
+        app = container()
         pair = auth.refresh(
             uow=uow(),
-            tokens=container.tokens,
-            refresh_ttl=container.settings.auth.refresh_ttl_seconds,
+            tokens=app.tokens,
+            refresh_ttl=app.settings.auth.refresh_ttl_seconds,
             refresh_token=body.refresh_token,
         )
-        return json_response(TokenPair.model_validate(pair), headers={"Cache-Control": "no-store"})
+        return json_response(TokenPair.model_validate(pair), headers=NO_STORE)
 
 
 class Logout(Resource):
-    @endpoint(body=LogoutIn, status=204, errors=(400, 401, 415, 422), auth="required")
+    @operation(access=Access.BEARER, body=LogoutIn, status=204)
     def post(self, body: LogoutIn) -> Response:
-        """End this access token now, and the refresh token's login if one is sent."""
-        container = state()
+        """Log out.
+
+        This access token stops working now, and the refresh token's login too if one is sent.
+        """
         auth.logout(
-            uow=uow(),
-            tokens=container.tokens,
-            actor=current_actor(),
-            refresh_token=body.refresh_token,
+            uow=uow(), tokens=container().tokens, actor=current_actor(), refresh_token=body.refresh_token
         )
         return no_content()

@@ -10,14 +10,14 @@ from flask import Response, current_app, send_from_directory
 from flask_restful import Resource
 from sqlalchemy import text
 
-from resources.base import endpoint, json_response
-from resources.context import state
+from core import metrics
 from schemas.common import Health, Readiness
+from web import openapi
+from web.context import container
+from web.contract import Access, json_response, operation
 
-# Endpoint names the rate limiter must never refuse (API.md section 5): look here, not elsewhere.
-UNLIMITED_ENDPOINTS: frozenset[str] = frozenset(
-    {"healthz", "readyz", "metrics", "openapi", "docs", "docs_asset"}
-)
+# Never rate limited, credentials never read (API.md section 5): load balancers and scrapers poll them.
+OPS = {"access": Access.NONE, "limited": False}
 
 # Swagger UI 5 as package data of flask-swagger-ui: served from here, nothing fetched from a CDN.
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
@@ -36,26 +36,32 @@ window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", deepLi
 
 
 class Healthz(Resource):
-    @endpoint(response=Health, auth="none")
+    @operation(response=Health, **OPS)
     def get(self) -> Response:
-        """200 while the process serves."""
+        """Liveness.
+
+        200 while the process serves.
+        """
         return json_response(Health(status="ok"))
 
 
 class Readyz(Resource):
-    @endpoint(response=Readiness, errors=(503,), error_models={503: Readiness}, auth="none")
+    @operation(response=Readiness, errors=(503,), error_models={503: Readiness}, **OPS)
     def get(self) -> Response:
-        """Database and Redis checks with short timeouts; 503 names the failing one."""
-        container = state()
+        """Readiness.
+
+        Database and Redis checks with short timeouts; 503 marks the failing one.
+        """
+        app = container()
         checks = {"database": "ok", "redis": "disabled"}
         try:
-            with container.db.engine.connect() as conn:
+            with app.db.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception:
             checks["database"] = "fail"
-        if container.redis is not None:
+        if app.redis is not None:
             try:
-                container.redis.ping()
+                app.redis.ping()
                 checks["redis"] = "ok"
             except Exception:
                 checks["redis"] = "fail"
@@ -68,35 +74,43 @@ class Readyz(Resource):
 
 
 class Metrics(Resource):
-    @endpoint(media="text/plain", auth="none")
+    @operation(media="text/plain", **OPS)
     def get(self) -> Response:
-        """Prometheus text exposition, summed over every worker process."""
-        from core import metrics
+        """Prometheus metrics.
 
-        body, content_type = metrics.exposition(state())
+        Text exposition, summed over every worker process.
+        """
+        body, content_type = metrics.exposition(container())
         return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
 
 class OpenApiDoc(Resource):
-    @endpoint(auth="none")
+    @operation(**OPS)
     def get(self) -> Response:
-        """This API's OpenAPI 3.1 document, generated from the models that validate each request."""
-        from core import openapi
+        """This OpenAPI document.
 
+        Generated from the declarations the request pipeline enforces.
+        """
         return Response(orjson.dumps(openapi.document(current_app)), mimetype="application/json")
 
 
 class Docs(Resource):
-    @endpoint(media="text/html", auth="none")
+    @operation(media="text/html", **OPS)
     def get(self) -> Response:
-        """Swagger UI for /openapi.json; every asset is served by this app."""
+        """Interactive API docs.
+
+        Swagger UI for /openapi.json; every asset is served by this app.
+        """
         return Response(DOCS_PAGE, mimetype="text/html")
 
 
 class DocsAsset(Resource):
-    @endpoint(media="application/octet-stream", errors=(404,), auth="none")
+    @operation(media="application/octet-stream", errors=(404,), **OPS)
     def get(self, asset: str) -> Response:
-        """Swagger UI's bundled files (JS, CSS, icons)."""
+        """A docs asset.
+
+        Swagger UI's bundled files (JS, CSS, icons).
+        """
         response = send_from_directory(SWAGGER_DIST, asset, max_age=3600)
         response.headers.pop("Set-Cookie", None)
         return response

@@ -1,21 +1,27 @@
+"""Users: the caller's own account, public profiles, and admin account management."""
+
 from __future__ import annotations
 
 from flask import Response
 from flask_restful import Resource
 
 from models import User
-from resources.base import endpoint, if_match, json_response, no_content, page_response
-from resources.cache import EVERYTHING, CachePolicy
-from resources.context import current_actor, state, uow
-from schemas.users import (
-    MeUpdate,
-    UserAdminUpdate,
-    UserOut,
-    UserPage,
-    UserPrivateOut,
-    UserQuery,
-)
+from schemas.users import MeUpdate, UserAdminUpdate, UserOut, UserPage, UserPrivateOut, UserQuery
 from services import users
+from web.cache import EVERYTHING
+from web.context import container, current_actor, uow
+from web.contract import (
+    Access,
+    CachePolicy,
+    if_match,
+    json_response,
+    no_content,
+    operation,
+    page_response,
+)
+
+# The private shape first: a client tries it, then falls back to the public one.
+EITHER_USER = (UserPrivateOut, UserOut)
 
 
 def user_view(user: User) -> UserOut:
@@ -27,22 +33,28 @@ def user_view(user: User) -> UserOut:
 
 class Me(Resource):
     # Not cached: two admins share a visibility class, but /me is each one's own.
-    cache_policy = CachePolicy(invalidates=("users",))
-
-    @endpoint(response=UserPrivateOut, errors=(401,), auth="required")
+    @operation(access=Access.CREDENTIAL, scope="read", response=UserPrivateOut)
     def get(self) -> Response:
-        """The caller's own account."""
+        """Get my account."""
         return json_response(UserPrivateOut.model_validate(users.me(uow=uow(), actor=current_actor())))
 
-    @endpoint(
-        body=MeUpdate, response=UserPrivateOut, errors=(400, 401, 403, 409, 412, 415, 422), auth="required"
+    @operation(
+        access=Access.CREDENTIAL,
+        body=MeUpdate,
+        response=UserPrivateOut,
+        errors=(409,),
+        invalidates=("users",),
     )
     def patch(self, body: MeUpdate) -> Response:
-        """Change bio or email; change the password with current_password (ends other logins)."""
-        container = state()
+        """Update my account.
+
+        Bio, email, or the password with current_password (wrong: 403; other logins end). An API
+        key needs a scope beyond `read` and may change the bio only; email and password need a
+        bearer token.
+        """
         user = users.update_me(
             uow=uow(),
-            tokens=container.tokens,
+            tokens=container().tokens,
             actor=current_actor(),
             data=body,
             precondition=if_match(UserPrivateOut.model_validate),
@@ -51,39 +63,49 @@ class Me(Resource):
 
 
 class UserList(Resource):
-    cache_policy = CachePolicy("users", counts=True)
-
-    @endpoint(query=UserQuery, response=UserPage, errors=(422,))
+    @operation(query=UserQuery, response=UserPage, cache=CachePolicy("users", counts=True))
     def get(self, query: UserQuery) -> Response:
-        """List users; `q` filters on the username."""
+        """List users.
+
+        `q` filters on the username. Private fields only for the caller themself and admins.
+        """
         rows, total, pages = users.list_users(uow=uow(), query=query)
         return page_response(UserPage, [user_view(u) for u in rows], total, pages, query)
 
 
 class UserDetail(Resource):
-    # A deleted user takes their posts and comments along.
-    cache_policy = CachePolicy("users", invalidates=EVERYTHING)
-
-    @endpoint(response=UserPrivateOut, errors=(404,))
+    @operation(response=EITHER_USER, errors=(404,), cache=CachePolicy("users"))
     def get(self, user_id: int) -> Response:
-        """One user (private fields for the user themself and admins)."""
+        """Get a user.
+
+        The public profile; email and updated_at too for the user themself and admins.
+        """
         return json_response(user_view(users.get(uow=uow(), user_id=user_id)))
 
-    @endpoint(
+    @operation(
+        access=Access.BEARER,
+        admin=True,
         body=UserAdminUpdate,
-        response=UserPrivateOut,
-        errors=(400, 401, 403, 404, 412, 415, 422),
-        auth="required",
+        response=EITHER_USER,
+        errors=(404,),
+        invalidates=("users",),
     )
     def patch(self, user_id: int, body: UserAdminUpdate) -> Response:
-        """Admins change a user's role or bio."""
+        """Change a user's role or bio.
+
+        Admins only, with a bearer token.
+        """
         user = users.admin_update(
             uow=uow(), actor=current_actor(), user_id=user_id, data=body, precondition=if_match(user_view)
         )
         return json_response(user_view(user))
 
-    @endpoint(status=204, errors=(401, 403, 404, 412), auth="required")
+    # A deleted user takes their posts, comments and keys along.
+    @operation(access=Access.BEARER, status=204, errors=(404,), invalidates=EVERYTHING)
     def delete(self, user_id: int) -> Response:
-        """Delete a user with their posts, comments and keys (self or admin)."""
+        """Delete a user.
+
+        Their posts, comments and keys go too. The user themself or an admin, with a bearer token.
+        """
         users.delete(uow=uow(), actor=current_actor(), user_id=user_id, precondition=if_match(user_view))
         return no_content()

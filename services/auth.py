@@ -15,7 +15,7 @@ from schemas.users import UserRegister
 from services import denylist, passwords
 from services.actor import Actor, scopes_of_role
 from services.denylist import family_key
-from services.errors import BadRequest, Conflict, Unauthorized
+from services.errors import Conflict, Forbidden, Unauthorized
 from services.tokens import AccessTokens, digest, new_secret
 from services.uow import UnitOfWork
 
@@ -107,7 +107,7 @@ def logout(
 ) -> None:
     """Deny the access token used now, and revoke the given refresh token's family."""
     if actor is not None and actor.key_id is not None:
-        raise BadRequest("logout ends a bearer session; revoke an API key with DELETE /api-keys/{id}")
+        raise Forbidden("logout ends a bearer session; revoke an API key with DELETE /api-keys/{id}")
     if actor is None or actor.token_id is None or actor.token_expires_at is None:
         raise Unauthorized("logout needs a bearer access token")
     denylist.revoke(uow, actor.token_id, actor.token_expires_at)

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app
-from core.cli import upgrade_database
+from core.migrations import upgrade_database
 from core.settings import Settings, deep_merge
 
 CI = os.environ.get("CI", "").lower() == "true"

@@ -168,9 +168,10 @@ def test_key_may_edit_profile_but_never_take_over_the_account(api, client):
     assert client.get("/api/v1/me", headers=headers).get_json()["email"] == "owner@example.com"
 
 
-def test_logout_with_an_api_key_is_a_bad_request(api, client):
+def test_logout_with_an_api_key_is_forbidden(api, client):
+    # Logout is declared bearer-only: a valid key is an authenticated caller without the right.
     key = api.key(api.user("owner"), ["read"])
-    assert_problem(client.post("/api/v1/auth/logout", headers=key), 400)
+    assert_problem(client.post("/api/v1/auth/logout", headers=key), 403)
     assert client.get("/api/v1/me", headers=key).status_code == 200
 
 

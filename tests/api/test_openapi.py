@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from resources.ops import UNLIMITED_ENDPOINTS
+from web.pipeline import operations
 
 
 def _doc(client: FlaskClient) -> dict:
@@ -43,11 +43,12 @@ def test_component_names_are_clean_and_errors_are_problems(client: FlaskClient) 
         "$ref": "#/components/schemas/PostCreate"
     }
     responses = create["responses"]
-    assert responses["201"]["headers"]["Location"]["required"] is True
+    assert responses["201"]["headers"]["Location"] == {"$ref": "#/components/headers/Location"}
+    assert doc["components"]["headers"]["Location"]["required"] is True
     for status in ("400", "401", "413", "415", "422", "429", "500", "503"):
         content = responses[status]["content"]["application/problem+json"]
         assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
-    assert create["security"] == [{"bearerAuth": []}, {"apiKey": []}]
+    assert create["security"] == [{"bearerAuth": []}, {"apiKey": ["posts:write"]}]
 
 
 def test_path_and_query_parameters(client: FlaskClient) -> None:
@@ -57,21 +58,31 @@ def test_path_and_query_parameters(client: FlaskClient) -> None:
         "name": "post_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
+        "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2_147_483_647},
     }
     assert "ETag" in get_post["responses"]["200"]["headers"]
-    assert get_post["security"] == [{}, {"bearerAuth": []}, {"apiKey": []}]
+    # Anyone may read; an API key needs the `read` scope (enforced in web/access.py).
+    assert get_post["security"] == [{}, {"bearerAuth": []}, {"apiKey": ["read"]}]
     query = {p["name"]: p for p in doc["paths"]["/api/v1/posts"]["get"]["parameters"]}
     assert query["per_page"]["schema"]["maximum"] == 100
     assert "-created_at" in query["sort"]["schema"]["enum"]
     schemes = doc["components"]["securitySchemes"]
-    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    assert {k: v for k, v in schemes["bearerAuth"].items() if k != "description"} == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert {k: v for k, v in schemes["apiKey"].items() if k != "description"} == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+    }
 
 
-def test_ops_endpoints_are_never_rate_limited_and_document_no_429(client: FlaskClient) -> None:
+def test_ops_endpoints_are_never_rate_limited_and_document_no_429(app: Flask, client: FlaskClient) -> None:
     doc = _doc(client)
-    assert {"healthz", "readyz", "metrics", "openapi", "docs", "docs_asset"} <= UNLIMITED_ENDPOINTS
+    unlimited = {op.endpoint for op in operations(app) if not op.limited}
+    assert unlimited == {"healthz", "readyz", "metrics", "openapi", "docs", "docs_asset"}
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         assert "429" not in doc["paths"][path]["get"]["responses"], path
         assert doc["paths"][path]["get"]["security"] == []

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.cli import upgrade_database
+from core.migrations import upgrade_database
 from tests.conftest import require_service
 from tests.live import ROOT, app_env, live_server
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from core.cli import upgrade_database
+from core.migrations import upgrade_database
 from tests.live import app_env, live_server
 
 pytestmark = pytest.mark.server

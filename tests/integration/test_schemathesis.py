@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import upgrade_database
+from core.migrations import upgrade_database
 from tests.live import ROOT, app_env, flask_cli, live_server
 
 pytestmark = pytest.mark.server

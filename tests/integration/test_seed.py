@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 
 from app import create_app
-from core.cli import upgrade_database
-from core.seed import SEED_PASSWORD
+from core.migrations import upgrade_database
+from entrypoints.seed import SEED_PASSWORD
 from models import ApiKey, Comment, Item, Post, User
 from tests.conftest import create_pg_database, drop_pg_database, make_settings, postgres_or_skip
 from tests.live import app_env, flask_cli

@@ -1,4 +1,4 @@
-"""Flask-RESTful glue: an Api whose errors go through the one mapper, ids, conditional GETs."""
+"""HTTP details around the pipeline: the Api's error route, id converter, conditional GET, CORS."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, ValidationError
 
-from resources.base import etag_of
-from resources.context import current_actor
-from resources.problems import to_problem
 from schemas.common import MAX_ID
+from web.context import RequestState
+from web.contract import etag_of
+from web.errors import to_problem
 
 
 class Api(flask_restful.Api):
-    """Flask-RESTful's handle_error bypasses @app.errorhandler for its own routes; route it back."""
+    """The pipeline maps every error of a request; this catches what fails after it (an
+    after_request hook such as CORS), which Flask-RESTful would answer in its own shape."""
 
     def handle_error(self, e: Exception) -> Response:
         return to_problem(e)
@@ -38,40 +39,45 @@ class IdConverter(BaseConverter):
         return str(value)
 
 
-def conditional_get(response: Response) -> Response:
+def conditional_get(state: RequestState, response: Response) -> Response:
     """A strong ETag on every 200 GET (and PUT/PATCH, to chain If-Match), 304 on If-None-Match."""
-    if request.method not in ("GET", "HEAD", "PUT", "PATCH") or response.status_code != 200:
+    operation = state.operation
+    if operation is None or not operation.etag or response.status_code != 200 or response.direct_passthrough:
         return response
-    if response.mimetype == "application/json" and not response.direct_passthrough:
-        tag = response.headers.get("ETag") or etag_of(response.get_data())
-        response.headers["ETag"] = tag
-        if "Cache-Control" not in response.headers:
-            # Authenticated responses are for that caller alone; shared caches must not keep them.
-            response.headers["Cache-Control"] = "private, no-cache" if current_actor() else "no-cache"
-        wanted = request.headers.get("If-None-Match") if request.method in ("GET", "HEAD") else None
-        # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
-        if wanted and (
-            wanted.strip() == "*" or tag in {t.strip().removeprefix("W/") for t in wanted.split(",")}
-        ):
-            # The same response made a 304, so rate-limit, CORS and security headers stay on it.
-            response.status_code = 304
-            response.set_data(b"")
-            for name in ("Content-Type", "Content-Length", "Link"):
-                response.headers.pop(name, None)
+    tag = response.headers.get("ETag") or etag_of(response.get_data())
+    response.headers["ETag"] = tag
+    wanted = request.headers.get("If-None-Match") if state.method in ("GET", "HEAD") else None
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
+    if wanted and (wanted.strip() == "*" or tag in {t.strip().removeprefix("W/") for t in wanted.split(",")}):
+        # The same response made a 304, so rate-limit, cache and security headers stay on it.
+        response.status_code = 304
+        response.set_data(b"")
+        for name in ("Content-Type", "Content-Length", "Link"):
+            response.headers.pop(name, None)
     return response
+
+
+def common_headers(state: RequestState, response: Response) -> None:
+    headers = response.headers
+    headers["X-Request-ID"] = state.request_id
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if state.cache is not None and state.cache.result is not None:
+        headers["X-Cache"] = state.cache.result
+    if (
+        "Cache-Control" not in headers
+        and response.status_code in (200, 304)
+        and state.method in ("GET", "HEAD")
+    ):
+        # Authenticated responses are for that caller alone; shared caches must not keep them.
+        headers["Cache-Control"] = "private, no-cache" if state.actor else "no-cache"
 
 
 def install(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
+    # The pipeline answers every request's errors; these catch what fails around it.
     app.register_error_handler(HTTPException, to_problem)
     app.register_error_handler(Exception, to_problem)
-    app.after_request(conditional_get)
-
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
 
 
 # Headers a browser client may read from a cross-origin response (API.md section 4).

@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 from flask import Response, g, request
-from flask_limiter import RateLimitExceeded
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -41,6 +40,10 @@ class MalformedJson(Exception):
     pass
 
 
+class RateLimited(Exception):
+    """A limit is exhausted; web/limits.py adds Retry-After and the rate-limit headers."""
+
+
 def validation_errors(exc: ValidationError, where: str) -> list[dict[str, Any]]:
     """pydantic errors without the input (it may be a password) or context (may not serialise)."""
     return [
@@ -64,7 +67,7 @@ def problem(
         "status": status,
         "detail": detail,
         "instance": request.path,
-        "request_id": g.get("request_id") or "",
+        "request_id": g.inkwell.request_id if "inkwell" in g else "",
     }
     if errors is not None:
         body["errors"] = errors
@@ -87,13 +90,8 @@ def to_problem(exc: BaseException) -> Response:
         return problem(422, "the request does not match the schema", errors=exc.errors)
     if isinstance(exc, MalformedJson):
         return problem(400, str(exc) or "malformed JSON body")
-    if isinstance(exc, RateLimitExceeded):
-        # Retry-After and the RateLimit headers are set from the window by resources/limits.py.
-        return problem(
-            429,
-            f"rate limit exceeded ({exc.limit.limit}); retry after the Retry-After seconds",
-            headers={"Retry-After": str(exc.limit.limit.get_expiry()), "Cache-Control": "no-store"},
-        )
+    if isinstance(exc, RateLimited):
+        return problem(429, str(exc))
     if isinstance(exc, HTTPException):
         return _http_problem(exc)
     if isinstance(exc, IntegrityError):

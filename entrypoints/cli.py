@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from flask import Flask, current_app
 
 from core.container import Container
+from core.migrations import upgrade_database
+from core.settings import Settings
 
 
 def _container() -> Container:
     return current_app.extensions["inkwell"]
 
 
-def upgrade_database(url: str) -> None:
-    """Alembic to head: brings any empty (or older) database up to date."""
-    from alembic import command
-    from alembic.config import Config
+def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
+    """The commands of `flask --app app`; `serve` builds each worker's app with `factory`
+    (passed in, so nothing here imports app.py back)."""
 
-    from core.settings import ROOT
-
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, "head")
-
-
-def register(app: Flask) -> None:
     @app.cli.command("db-upgrade")
     def db_upgrade() -> None:
         """Apply every Alembic migration up to head."""
@@ -123,7 +117,7 @@ def register(app: Flask) -> None:
         unlimited: bool,
     ) -> None:
         """Bulk-load deterministic data for load tests (password of every user: inkwell-seed-password)."""
-        from core.seed import SEED_PASSWORD, seed
+        from entrypoints.seed import SEED_PASSWORD, seed
 
         container = _container()
         tier = "unlimited" if unlimited else "standard"
@@ -169,7 +163,7 @@ def register(app: Flask) -> None:
     @click.option("--workers", type=int, default=None)
     def serve(host: str | None, port: int | None, threads: int | None, workers: int | None) -> None:
         """Serve with waitress; --workers N forks N processes sharing the port (SO_REUSEPORT)."""
-        from core.server import run
+        from entrypoints.server import run
 
         settings = _container().settings
         run(
@@ -188,5 +182,6 @@ def register(app: Flask) -> None:
                         }
                     )
                 }
-            )
+            ),
+            factory,
         )

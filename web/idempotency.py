@@ -1,4 +1,5 @@
-"""Idempotency-Key on every POST: the first response is kept 24 h and replayed, never re-run.
+"""Pipeline step 5: Idempotency-Key on the POSTs that declare it. The first response is kept 24 h
+and replayed, never re-run. Login and refresh take no part: a token pair is never replayed.
 
 Policy: only 2xx responses are stored. Any other outcome changed nothing (one transaction per
 request, rolled back on error), so its reservation is released and the client may retry the
@@ -20,12 +21,13 @@ from typing import Any
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Flask, Response, g, request
+from flask import Response, request
 
 from core.idempotency import DatabaseStore, RedisStore, Saved
 from core.redis import Breaker
-from resources.limits import identity
 from services.errors import Conflict, Invalid
+from web.context import RequestState
+from web.limits import identity
 
 log = logging.getLogger("inkwell.idempotency")
 HEADER = "Idempotency-Key"
@@ -40,18 +42,19 @@ class Idempotency:
         self.redis_store = RedisStore(redis_client, prefix) if redis_client is not None else None
         self.breaker = breaker
 
-    def before(self) -> Response | None:
+    def begin(self, state: RequestState) -> Response | None:
+        """Reserve the key (the winner runs the request), or replay the stored response."""
         key = request.headers.get(HEADER)
-        if request.method != "POST" or key is None or request.endpoint is None:
+        if key is None or state.operation is None or not state.operation.idempotent:
             return None
         if not 1 <= len(key) <= 255:
             raise Invalid("Idempotency-Key must be 1 to 255 characters", loc=("header", HEADER))
         fingerprint = self._fingerprint()
-        scope = hmac.new(self.secret, f"{identity()}\0{key}".encode(), hashlib.sha256).hexdigest()
-        _end_request_transaction()
+        scope = hmac.new(self.secret, f"{identity(state)}\0{key}".encode(), hashlib.sha256).hexdigest()
+        _end_request_transaction(state)
         store, saved = self._reserve(scope, fingerprint)
         if saved is None:
-            g.idempotency = (store, scope, fingerprint)
+            state.idempotency = (store, scope, fingerprint)
             return None
         if saved.fingerprint != fingerprint:
             raise Invalid(
@@ -59,7 +62,7 @@ class Idempotency:
             )
         if saved.state != "done":
             raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
-        g.idempotent_replay = True
+        state.replayed = True
         try:
             body = self.fernet.decrypt(saved.body)
         except InvalidToken:  # stored under another auth.secret_key
@@ -74,12 +77,13 @@ class Idempotency:
         response.headers["Idempotent-Replayed"] = "true"
         return response
 
-    def after(self, response: Response) -> Response:
-        reserved = g.pop("idempotency", None)
+    def finish(self, state: RequestState, response: Response) -> None:
+        """Store a 2xx response for replay; release the key after any other outcome."""
+        reserved, state.idempotency = state.idempotency, None
         if reserved is None:
-            return response
+            return
         store, scope, fingerprint = reserved
-        _end_request_transaction()  # the response is rendered; the use case has committed
+        _end_request_transaction(state)  # the response is rendered; the use case has committed
         try:
             if 200 <= response.status_code < 300:
                 saved = Saved(
@@ -99,7 +103,6 @@ class Idempotency:
             log.error("could not record Idempotency-Key outcome: %s", exc)
             if store is self.redis_store:
                 self.breaker.trip()
-        return response
 
     def _fingerprint(self) -> str:
         """Method + path + canonical JSON body, keyed with the app secret: a stored fingerprint
@@ -121,13 +124,7 @@ class Idempotency:
         return self.db_store, self.db_store.reserve(scope, fingerprint)
 
 
-def _end_request_transaction() -> None:
+def _end_request_transaction(state: RequestState) -> None:
     """On SQLite the request's write transaction holds the database lock our own short one needs."""
-    unit = g.get("uow")
-    if unit is not None:
-        unit.rollback()
-
-
-def install(app: Flask, idempotency: Idempotency) -> None:
-    app.before_request(idempotency.before)
-    app.after_request(idempotency.after)
+    if state.uow is not None:
+        state.uow.rollback()

@@ -1,6 +1,7 @@
 """The response cache: GETs served from Flask-Caching, invalidated exactly by versioned namespaces.
 
-A Resource opts in with a class attribute, `cache_policy = CachePolicy("posts", invalidates=...)`.
+A GET opts in with `@operation(cache=CachePolicy("posts"))`; a write names the namespaces it
+bumps with `@operation(invalidates=("posts", ...))`.
 
 - Key: path + sorted query string + the caller's visibility class (anonymous, that user, admin),
   so what one caller may see never reaches another (Flask-Caching's default key ignores all that).
@@ -19,17 +20,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, request
 from flask_caching import Cache
 
 from core.redis import Breaker
 from core.settings import Settings
-from resources.base import etag_of
+from web.context import CacheState, RequestState, state
+from web.contract import CachePolicy, etag_of
 
 log = logging.getLogger("inkwell.cache")
 
@@ -38,19 +39,6 @@ PAGING = frozenset({"page", "per_page", "sort"})
 
 # Namespaces a user deletion can touch: their posts, comments and profile all go.
 EVERYTHING = ("users", "posts", "comments", "items")
-
-
-@dataclass(frozen=True)
-class CachePolicy:
-    """How a Resource uses the cache: the namespace its GETs read, the ones its writes bump."""
-
-    namespace: str | None = None
-    invalidates: tuple[str, ...] = ()
-    # The response does not depend on who asks (e.g. the public catalog): one entry for all.
-    public: bool = False
-    # A paginated list: its total is cached too, per filter set, under the same namespace
-    # version, so a page that misses still skips the COUNT over a large table.
-    counts: bool = False
 
 
 class JsonSerializer:
@@ -86,63 +74,61 @@ class ResponseCache:
         self.backend.serializer = JsonSerializer()
         self.prefix = f"{settings.redis.key_prefix}:cache:"
 
-    # -- request hooks -------------------------------------------------------------------------
+    # -- pipeline steps ------------------------------------------------------------------------
 
-    def plan(self) -> None:
-        """Name this GET's entry and namespace keys before the rate limiter runs.
-
-        The limiter's Redis script reads them in the same round trip as its counter
-        (g.cache_prefetch); lookup() then needs no MGET of its own.
-        """
-        policy = _policy()
-        if request.method != "GET" or policy is None or policy.namespace is None or not self.enabled:
+    def plan(self, state: RequestState) -> None:
+        """Name this GET's entry and namespace keys before the limiter runs: its Redis script
+        reads them in the same round trip as its counter, so lookup() needs no MGET of its own."""
+        operation = state.operation
+        if state.method != "GET" or operation is None or operation.cache is None or not self.enabled:
             return
-        keys = [self._entry_key(policy), f"ns:{policy.namespace}"]
+        policy = operation.cache
+        names = [self._entry_key(state, policy), f"ns:{policy.namespace}"]
         if policy.counts:
-            keys.append(self._total_key(policy))
-        g.cache_plan = keys
-        if self.redis is not None and self.breaker.allow() and not self._pending:
-            g.cache_prefetch = [self.prefix + name for name in g.cache_plan]
+            names.append(self._total_key(state, policy))
+        state.cache = CacheState(keys=[self.prefix + name for name in names])
 
-    def lookup(self) -> Response | None:
-        plan = g.get("cache_plan")
+    def lookup(self, state: RequestState) -> Response | None:
+        plan = state.cache
         if plan is None:
             return None
+        replayed_bumps = bool(self._pending)
         if not self.breaker.allow() or not self._flush_pending():
-            g.x_cache = "BYPASS"
+            plan.result = "BYPASS"
             return None
-        key = plan[0]
+        if replayed_bumps:
+            plan.fetched = None  # read before the replayed bumps: it may hold a stale version
+        names = [key.removeprefix(self.prefix) for key in plan.keys]
         try:
-            prefetched = g.get("cache_prefetched")
-            if prefetched is not None:
-                entry, version, *total = (self.backend.serializer.loads(raw) for raw in prefetched)
+            if plan.fetched is not None:
+                entry, version, *total = (self.backend.serializer.loads(raw) for raw in plan.fetched)
             else:
-                entry, version, *total = self.backend.get_many(*plan)
+                entry, version, *total = self.backend.get_many(*names)
         except Exception as exc:
             self._failed("read", exc)
-            g.x_cache = "BYPASS"
+            plan.result = "BYPASS"
             return None
         version = version or 0
         if entry is not None and entry.get("v") == version:
-            g.x_cache = "HIT"
+            plan.result = "HIT"
             response = Response(entry["b"], status=200, mimetype="application/json")
             response.headers["ETag"] = entry["e"]
             if entry.get("l"):
                 response.headers["Link"] = entry["l"]
             return response
-        g.x_cache = "MISS"
-        g.cache_fill = (key, version)
-        if len(plan) == 3:
-            g.total_plan = (plan[2], version, total[0])
+        plan.result = "MISS"
+        plan.fill = (names[0], version)
+        if len(names) == 3:
+            plan.total = (names[2], version, total[0])
         return None
 
     def cached_total(self, compute: Callable[[], int]) -> int:
         """The list total for this request's filters: cached under the namespace version (exact:
         any write bumps the version), else counted and stored. The unit of work calls this."""
-        plan = g.get("total_plan")
-        if plan is None:
+        plan = state().cache
+        if plan is None or plan.total is None:
             return compute()
-        key, version, known = plan
+        key, version, known = plan.total
         if isinstance(known, dict) and known.get("v") == version:
             return int(known["n"])
         total = compute()
@@ -152,19 +138,19 @@ class ResponseCache:
             self._failed("write", exc)
         return total
 
-    def finish(self, response: Response) -> Response:
-        if request.method == "GET":
-            state = g.get("x_cache")
-            if state is not None:
-                response.headers["X-Cache"] = state
-            fill = g.get("cache_fill")
-            if fill is not None and response.status_code == 200 and response.mimetype == "application/json":
-                self._store(response, *fill)
-        elif request.method not in ("HEAD", "OPTIONS") and 200 <= response.status_code < 300:
-            policy = _policy()
-            if policy is not None and policy.invalidates and not g.get("idempotent_replay"):
-                self.bump(policy.invalidates)
-        return response
+    def finish(self, state: RequestState, response: Response) -> None:
+        """Store a MISS's 200; after a 2xx write, bump the namespaces the operation declares."""
+        if state.method == "GET":
+            plan = state.cache
+            if plan is not None and plan.fill is not None and response.status_code == 200:
+                self._store(response, *plan.fill)
+        elif (
+            state.operation is not None
+            and state.operation.invalidates
+            and 200 <= response.status_code < 300
+            and not state.replayed
+        ):
+            self.bump(state.operation.invalidates)
 
     # -- storage -------------------------------------------------------------------------------
 
@@ -210,35 +196,20 @@ class ResponseCache:
         log.warning("cache %s failed (%s); bypassing Redis for %.1fs", what, exc, self.breaker.cooldown)
         self.breaker.trip()
 
-    def _total_key(self, policy: CachePolicy) -> str:
+    def _total_key(self, state: RequestState, policy: CachePolicy) -> str:
         filters = urlencode(sorted((k, v) for k, v in request.args.items(multi=True) if k not in PAGING))
-        raw = f"COUNT {request.path}?{filters} as {'*' if policy.public else visibility_class()}"
+        raw = f"COUNT {request.path}?{filters} as {'*' if policy.public else visibility_class(state)}"
         return "t:" + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
-    def _entry_key(self, policy: CachePolicy) -> str:
+    def _entry_key(self, state: RequestState, policy: CachePolicy) -> str:
         query = urlencode(sorted(request.args.items(multi=True)))
-        raw = f"GET {request.path}?{query} as {'*' if policy.public else visibility_class()}"
+        raw = f"GET {request.path}?{query} as {'*' if policy.public else visibility_class(state)}"
         return "r:" + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
 
-def visibility_class() -> str:
+def visibility_class(state: RequestState) -> str:
     """Callers who see the same data share entries: anonymous, one user (any of their keys), admins."""
-    actor = g.get("actor")
+    actor = state.actor
     if actor is None:
         return "anon"
     return "admin" if actor.is_admin else f"user:{actor.user_id}"
-
-
-def _policy() -> CachePolicy | None:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(getattr(view, "view_class", None), "cache_policy", None)
-
-
-def install_planner(app: Flask, cache: ResponseCache) -> None:
-    """Before the limiter's hook, so its script can fetch the entry in the same round trip."""
-    app.before_request(cache.plan)
-
-
-def install(app: Flask, cache: ResponseCache) -> None:
-    app.before_request(cache.lookup)
-    app.after_request(cache.finish)

@@ -13,9 +13,15 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
+
+from core import metrics
 from core.settings import Settings
+
+Factory = Callable[[Settings], Flask]
 
 log = logging.getLogger("inkwell.server")
 
@@ -53,17 +59,15 @@ def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def _serve_worker(settings: Settings, index: int, reuse_port: bool) -> None:
+def _serve_worker(settings: Settings, factory: Factory, index: int, reuse_port: bool) -> None:
     from waitress.server import create_server
-
-    from app import create_app
 
     if settings.server.cpu_affinity and hasattr(os, "sched_setaffinity"):
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
     # Under load waitress logs "Task queue depth" on most requests; that line is noise.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    app = create_app(settings)
+    app = factory(settings)
     sock = _listen(settings.server.host, settings.server.port, reuse_port)
     server = create_server(app, sockets=[sock], **waitress_options(settings))
     log.warning(
@@ -76,12 +80,11 @@ def _serve_worker(settings: Settings, index: int, reuse_port: bool) -> None:
     server.run()
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, factory: Factory) -> None:
     workers = settings.server.workers
     if workers <= 1:
-        _serve_worker(settings, 0, reuse_port=False)
+        _serve_worker(settings, factory, 0, reuse_port=False)
         return
-    from core import metrics
 
     # Before forking: every worker writes its metrics to files here; /metrics sums them all.
     metrics.prepare_multiprocess_dir()
@@ -94,7 +97,7 @@ def run(settings: Settings) -> None:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
-                _serve_worker(settings, index, reuse_port=True)
+                _serve_worker(settings, factory, index, reuse_port=True)
             except BaseException:
                 log.exception("worker %d failed", index)
                 code = 1

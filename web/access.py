@@ -1,0 +1,59 @@
+"""Pipeline steps 2 and 4: who is calling (authenticate), and may they (authorize, from the declaration).
+
+Services keep their own rules (ownership, "only an admin may list every key") as a second line;
+the declaration is the first, so a service that forgets a check cannot open an endpoint.
+"""
+
+from __future__ import annotations
+
+from flask import request
+
+from services import auth
+from services.errors import BadRequest, Forbidden, Unauthorized
+from web.context import SAFE_METHODS, RequestState, container, uow
+from web.contract import Access
+
+
+def authenticate(state: RequestState) -> None:
+    """Resolve the caller. A failure is kept, not raised: the limiter counts the request first."""
+    operation = state.operation
+    if state.method == "OPTIONS" or (operation is not None and operation.access is Access.NONE):
+        return
+    header = request.headers.get("Authorization")
+    key = request.headers.get("X-API-Key")
+    if header is None and key is None:
+        return
+    try:
+        if header is not None and key is not None:
+            raise BadRequest("send either Authorization or X-API-Key, not both")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("Authorization must be 'Bearer <access token>'")
+            state.actor = auth.authenticate_bearer(uow=uow(), tokens=container().tokens, token=token.strip())
+        else:
+            state.actor, touch_due = auth.authenticate_key(uow=uow(), secret=key or "")
+            if touch_due:
+                state.touch_key_id = state.actor.key_id
+    except (BadRequest, Unauthorized) as exc:
+        state.auth_failure = exc
+
+
+def authorize(state: RequestState) -> None:
+    """Enforce the operation's declared access, scope and role."""
+    operation, actor = state.operation, state.actor
+    if operation is None or operation.access is Access.NONE:
+        return
+    if actor is None:
+        if operation.access is not Access.ANYONE:
+            raise Unauthorized("authentication required")
+        return
+    if actor.key_id is not None:
+        if operation.access is Access.BEARER:
+            raise Forbidden("this operation needs a bearer token; no API-key scope covers it")
+        if state.method in SAFE_METHODS and not actor.can("read"):
+            raise Forbidden("this API key lacks the 'read' scope")
+    if operation.scope is not None and not actor.can(operation.scope):
+        raise Forbidden(f"this credential lacks the '{operation.scope}' right")
+    if operation.admin and not actor.is_admin:
+        raise Forbidden("admin only")

@@ -1,0 +1,80 @@
+"""The one per-request state object every pipeline step reads and writes (no loose `g` keys)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app, g
+
+from core.container import Container
+from services.actor import Actor
+from services.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from web.contract import Operation
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(slots=True)
+class RateWindow:
+    """The limit closest to refusing this request, for its rate-limit headers."""
+
+    policy: str
+    limit: int
+    remaining: int
+    reset_at: float
+    window_seconds: int
+    refused: bool = False
+
+
+@dataclass(slots=True)
+class CacheState:
+    """What the response cache planned and found for this GET."""
+
+    keys: list[str] = field(default_factory=list)  # entry, namespace version[, list total]
+    fetched: list[Any] | None = None  # raw values read in the limiter's round trip
+    result: str | None = None  # X-Cache: HIT, MISS or BYPASS
+    fill: tuple[str, int] | None = None  # (entry key, version) to store a MISS under
+    total: tuple[str, int, Any] | None = None  # (total key, version, cached value)
+
+
+@dataclass(slots=True)
+class RequestState:
+    request_id: str
+    method: str
+    started: float = field(default_factory=time.perf_counter)
+    operation: Operation | None = None  # None: no route matched (404, 405) or an unknown method
+    actor: Actor | None = None
+    auth_failure: Exception | None = None  # raised after the limiter has counted the request
+    uow: UnitOfWork | None = None
+    rate: RateWindow | None = None
+    cache: CacheState | None = None
+    idempotency: Any = None  # the reservation to complete once the response is known
+    replayed: bool = False
+    touch_key_id: int | None = None
+
+
+def container() -> Container:
+    return current_app.extensions["inkwell"]
+
+
+def state() -> RequestState:
+    return g.inkwell
+
+
+def current_actor() -> Actor | None:
+    return g.inkwell.actor
+
+
+def uow() -> UnitOfWork:
+    """The request's unit of work, opened on first use (cached reads never touch the database)."""
+    current = g.inkwell
+    if current.uow is None:
+        app = container()
+        current.uow = UnitOfWork(
+            app.db.session(write=current.method not in SAFE_METHODS), totals=app.extras.get("totals")
+        )
+    return current.uow

@@ -1,0 +1,234 @@
+"""What a Resource method declares, and the helpers that parse its input and render its output.
+
+`@operation(...)` records the declaration on the method. The pipeline (web/pipeline.py) enforces
+it - who may call, the scope, the limits, the cache policy, idempotency, the input models - and
+web/openapi.py documents exactly that, so the document cannot promise what the server does not do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from flask import Response, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import UnsupportedMediaType
+
+from services.errors import PreconditionFailed
+from web.errors import MalformedJson, RequestInvalid, validation_errors
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Access(StrEnum):
+    """Who may call an operation."""
+
+    NONE = "none"  # operations endpoints: credentials are not even read
+    ANYONE = "anyone"  # anonymous or any credential (a bad credential is still a 401)
+    CREDENTIAL = "credential"  # a bearer token or an API key
+    BEARER = "bearer"  # a bearer token only: no API-key scope covers it
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """A GET served through the response cache: the namespace whose version guards its entries."""
+
+    namespace: str
+    # The response does not depend on who asks (the public catalog): one entry for all.
+    public: bool = False
+    # A paginated list: its total is cached too, per filter set, under the same namespace version.
+    counts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    summary: str
+    description: str
+    access: Access = Access.ANYONE
+    scope: str | None = None  # an API key needs it; a bearer token carries its role's scopes
+    admin: bool = False
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    # The success body: a model, or a tuple of models when the shape depends on the caller.
+    response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()  # statuses the service raises; the pipeline's own are added
+    media: str = "application/json"
+    error_models: tuple[tuple[int, type[BaseModel]], ...] = ()  # a non-problem error body (/readyz)
+    limited: bool = True
+    limits: tuple[str, ...] = ()  # named limits on top of the caller's budget ("login")
+    cache: CachePolicy | None = None
+    invalidates: tuple[str, ...] = ()  # cache namespaces a 2xx write bumps
+    idempotent: bool = False  # Idempotency-Key honoured
+    # Filled in at registration (web/pipeline.py), from the route table.
+    endpoint: str = ""
+    method: str = ""
+    tag: str = ""  # the Resource's module: posts, comments, users, ...
+
+    @property
+    def operation_id(self) -> str:
+        return f"{self.endpoint}_{self.method.lower()}"
+
+    @property
+    def etag(self) -> bool:
+        """A 200 GET or PUT/PATCH JSON body carries an ETag (GET answers If-None-Match with 304)."""
+        return (
+            self.status == 200 and self.media == "application/json" and self.method in ("GET", "PUT", "PATCH")
+        )
+
+
+def operation(
+    *,
+    access: Access = Access.ANYONE,
+    scope: str | None = None,
+    admin: bool = False,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None,
+    status: int = 200,
+    errors: Sequence[int] = (),
+    media: str = "application/json",
+    error_models: dict[int, type[BaseModel]] | None = None,
+    limited: bool = True,
+    limits: Sequence[str] = (),
+    cache: CachePolicy | None = None,
+    invalidates: Sequence[str] = (),
+    idempotent: bool | None = None,
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Declare a Resource method. The docstring's first line is the summary, the rest the description.
+
+    POSTs honour Idempotency-Key unless `idempotent=False` (login and refresh: a token is never
+    replayed to a second caller).
+    """
+
+    def decorate(method: Callable[..., Response]) -> Callable[..., Response]:
+        summary, _, description = (method.__doc__ or method.__name__).strip().partition("\n")
+        method.operation = Operation(  # type: ignore[attr-defined]
+            summary=summary.strip().rstrip("."),
+            description=" ".join(description.split()),
+            access=access,
+            scope=scope,
+            admin=admin,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            errors=tuple(errors),
+            media=media,
+            error_models=tuple((error_models or {}).items()),
+            limited=limited,
+            limits=tuple(limits),
+            cache=cache,
+            invalidates=tuple(invalidates),
+            idempotent=(method.__name__ == "post") if idempotent is None else idempotent,
+        )
+        return method
+
+    return decorate
+
+
+# -- input ---------------------------------------------------------------------------------------
+
+
+def parse_body(model: type[M]) -> M:
+    raw = request.get_data(cache=True)  # MAX_CONTENT_LENGTH turns an oversized body into a 413
+    if raw.strip():
+        if request.mimetype != "application/json":
+            raise UnsupportedMediaType("the body must be application/json")
+    else:
+        raw = b"{}"
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors(include_input=False)):
+            raise MalformedJson("the body is not valid JSON")
+        raise RequestInvalid(validation_errors(exc, "body"))
+
+
+def parse_query(model: type[M]) -> M:
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise RequestInvalid(validation_errors(exc, "query"))
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def render(model: BaseModel) -> bytes:
+    return model.__pydantic_serializer__.to_json(model)
+
+
+def etag_of(payload: bytes) -> str:
+    return '"' + hashlib.blake2b(payload, digest_size=16).hexdigest() + '"'
+
+
+def json_response(
+    model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    if model is None:
+        return Response(status=status, headers=headers)
+    return Response(render(model), status=status, mimetype="application/json", headers=headers)
+
+
+def created(model: BaseModel, location: str) -> Response:
+    return json_response(model, 201, {"Location": location})
+
+
+def no_content() -> Response:
+    return Response(status=204)
+
+
+def page_response(
+    page_model: type[BaseModel], items: list[BaseModel], total: int, pages: int, query: Any
+) -> Response:
+    envelope = page_model(items=items, page=query.page, per_page=query.per_page, total=total, pages=pages)
+    response = json_response(envelope)
+    response.headers["Link"] = link_header(query.page, query.per_page, total)
+    return response
+
+
+def link_header(page: int, per_page: int, total: int) -> str:
+    """RFC 8288 links: first and last always, prev and next where they exist (GitHub style)."""
+    last = max(1, math.ceil(total / per_page))
+    args = request.args.to_dict()
+
+    def url(n: int) -> str:
+        args["page"] = str(n)
+        args["per_page"] = str(per_page)
+        # Relative to the request (RFC 8288 allows it): the Host header never reaches a link,
+        # nor through the response cache another caller's response.
+        return f"{request.path}?{urlencode(args)}"
+
+    links = [f'<{url(1)}>; rel="first"']
+    if page > 1:
+        links.append(f'<{url(min(page - 1, last))}>; rel="prev"')
+    if page < last:
+        links.append(f'<{url(page + 1)}>; rel="next"')
+    links.append(f'<{url(last)}>; rel="last"')
+    return ", ".join(links)
+
+
+def if_match(render_current: Callable[[Any], BaseModel]) -> Callable[[Any], None] | None:
+    """A precondition for the service to run on the locked row, when the client sent If-Match.
+
+    The service calls it inside its transaction, after locking the row, so two writers with
+    the same ETag cannot both pass: the second sees the first's change and gets a 412.
+    """
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    wanted = {tag.strip() for tag in header.split(",")}
+
+    def check(obj: Any) -> None:
+        if "*" in wanted:
+            return
+        if etag_of(render(render_current(obj))) not in wanted:
+            raise PreconditionFailed("the resource changed since the ETag you sent (If-Match)")
+
+    return check

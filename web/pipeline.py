@@ -1,0 +1,170 @@
+"""The request pipeline: every request passes these steps, in this order, and nothing else.
+
+     1  request id        the client's sane X-Request-ID, else a new one
+     2  authenticate      bearer token or API key -> Actor (a failure is held until after 3)
+     3  rate limit        every request counts: failed authentication, 404 and 405 included
+     4  authorize         the operation's declared access, scope and role
+     5  response cache    a GET answered from the cache stops here (X-Cache: HIT)
+     6  idempotency       a POST's stored first response is replayed here
+     7  validate          the declared query and body models; 4xx before any service runs
+     8  resource method   one service call
+     9  render            the method's pydantic model -> JSON (web/contract.py helpers)
+    10  conditional GET   ETag, 304 on If-None-Match
+    11  headers           request id, rate limits, X-Cache, Cache-Control, security headers
+    12  telemetry         metrics and the access log
+
+Any exception becomes a problem+json response in web/errors.py, and steps 10-12 still run on it.
+Flask's before_request hooks are not used: the order above is the only order. Steps share one
+RequestState (web/context.py), never loose `g` keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import replace
+from typing import Any
+
+import flask_restful
+from flask import Flask, Response, current_app, g, request
+
+from services import auth
+from services.uow import UnitOfWork
+from web import access, http, telemetry
+from web.cache import ResponseCache
+from web.context import RequestState, container
+from web.contract import Operation, parse_body, parse_query
+from web.errors import to_problem
+from web.idempotency import Idempotency
+from web.limits import RateLimits, rate_headers
+
+log = logging.getLogger("inkwell.pipeline")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+STEPS = (
+    "request id",
+    "authenticate",
+    "rate limit",
+    "authorize",
+    "response cache",
+    "idempotency",
+    "validate",
+    "resource method",
+    "render",
+    "conditional GET",
+    "headers",
+    "telemetry",
+)
+
+
+class Pipeline:
+    def __init__(self, limits: RateLimits, cache: ResponseCache, idempotency: Idempotency) -> None:
+        self.limits = limits
+        self.cache = cache
+        self.idempotency = idempotency
+        self.operations: dict[tuple[str, str], Operation] = {}
+
+    def handle(self) -> Response:
+        state = g.inkwell = RequestState(request_id=_request_id(), method=request.method)  # 1
+        state.operation = self.operations.get((request.endpoint or "", state.method))
+        try:
+            response = self._run(state)
+        except Exception as exc:
+            response = to_problem(exc)
+        self._finish(state, response)
+        response = http.conditional_get(state, response)  # 10
+        http.common_headers(state, response)  # 11
+        if state.rate is not None:
+            rate_headers(state.rate, response)
+        telemetry.record(state, response)  # 12
+        return response
+
+    def _run(self, state: RequestState) -> Response:
+        access.authenticate(state)  # 2
+        self.cache.plan(state)  # names the cache keys the limiter's round trip reads as well
+        self.limits.check(state)  # 3
+        if state.auth_failure is not None:
+            raise state.auth_failure
+        access.authorize(state)  # 4
+        stored = self.cache.lookup(state) or self.idempotency.begin(state)  # 5, 6
+        if stored is not None:
+            return stored
+        operation = state.operation
+        if operation is not None and request.view_args is not None:  # 7
+            if operation.query is not None:
+                request.view_args["query"] = parse_query(operation.query)
+            if operation.body is not None:
+                request.view_args["body"] = parse_body(operation.body)
+        return current_app.dispatch_request()  # 8, 9; routing errors (404, 405) raise here
+
+    def _finish(self, state: RequestState, response: Response) -> None:
+        """After the method: store or invalidate the cache, settle idempotency, end the transaction."""
+        try:
+            self.cache.finish(state, response)
+        finally:
+            _close(state)
+            self.idempotency.finish(state, response)
+
+
+def _request_id() -> str:
+    given = request.headers.get("X-Request-ID", "")
+    # 128 random bits as hex: what uuid4().hex carries, without building a UUID per request.
+    return given if REQUEST_ID.match(given) else os.urandom(16).hex()
+
+
+def _close(state: RequestState) -> None:
+    """End the request's transaction, then record an API key's use in a short one of its own.
+
+    Never raises: the response is decided, and a rollback on a dead connection must not turn
+    it into a 500. The key's use is recorded only after the request's transaction is closed:
+    on SQLite a write request holds the one write lock, and a read request must not take it.
+    """
+    unit, state.uow = state.uow, None
+    if unit is not None:
+        try:
+            unit.close()
+        except Exception as exc:
+            log.warning("closing the request's transaction failed: %s", exc.__class__.__name__)
+    if state.touch_key_id is None:
+        return
+    touch = UnitOfWork(container().db.session(write=True))
+    try:
+        auth.touch_key(uow=touch, key_id=state.touch_key_id)
+    except Exception as exc:  # last_used_at is bookkeeping; it never fails a served request
+        log.warning("could not record API key use: %s", exc.__class__.__name__)
+    finally:
+        try:
+            touch.close()
+        except Exception as exc:
+            log.warning("closing the key-use transaction failed: %s", exc.__class__.__name__)
+
+
+class InkwellFlask(Flask):
+    """Flask whose dispatch is the pipeline; after_request hooks (CORS) still see the response."""
+
+    pipeline: Pipeline
+
+    def full_dispatch_request(self) -> Response:
+        self._got_first_request = True
+        return self.finalize_request(self.pipeline.handle())
+
+
+def register(app: InkwellFlask, api: flask_restful.Api, routes: list[tuple[str, type, str]]) -> None:
+    """Add the route table's Resources and index each method's declaration for the pipeline."""
+    for url, resource, name in routes:
+        api.add_resource(resource, url, endpoint=name)
+        for method in resource.methods or ():
+            declared: Operation | None = getattr(getattr(resource, method.lower(), None), "operation", None)
+            if declared is None:
+                raise LookupError(f"{resource.__name__}.{method.lower()} has no @operation declaration")
+            tag = resource.__module__.rsplit(".", 1)[-1].replace("_", "-")
+            bound = replace(declared, endpoint=name, method=method, tag=tag)
+            app.pipeline.operations[(name, method)] = bound
+            if method == "GET":
+                app.pipeline.operations[(name, "HEAD")] = bound
+
+
+def operations(app: Flask) -> list[Operation]:
+    """Every declared operation once (HEAD shares GET's), in route-table order."""
+    pipeline: Any = app.pipeline  # type: ignore[attr-defined]
+    return [op for (_name, method), op in pipeline.operations.items() if method != "HEAD"]
