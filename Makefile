@@ -28,8 +28,16 @@ migrate: install                   ## bring the configured database to the newes
 run: migrate                       ## install, migrate, serve on http://127.0.0.1:8000 (SQLite, in-process cache/limits)
 	$(FLASK) serve
 
-test: install-dev system-packages  ## install and run every test (PostgreSQL and Redis tests included)
+test: install-dev system-packages node_modules  ## install and run every test (PostgreSQL and Redis tests included)
 	$(BIN)/pytest
+
+# Node tools the tests drive (Redocly CLI lints /openapi.json): exactly what package-lock.json pins,
+# reinstalled when node_modules is missing or older than the lock file. Node.js >= 20.19 and npm
+# come with the machine (Debian's own nodejs is too old for the pinned CLI).
+node_modules: package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: Node.js >= 20.19 with npm is needed" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -66,4 +74,4 @@ loadtest: install                  ## seed first (make seed ARGS="... --keys-out
 	INKWELL_KEYS_FILE=$(KEYS) $(BIN)/locust -f bench/locustfile.py --headless -u 50 -r 10 -t 60s --host $(HOST)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) var .pytest_cache .ruff_cache build *.egg-info node_modules
