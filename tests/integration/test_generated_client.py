@@ -288,7 +288,7 @@ def test_consumer_flow_through_the_generated_client(consumer: Consumer) -> None:
     ]
 
     commented = consumer.call(
-        "posts.post_comments_post",
+        "comments.post_comments_post",
         draft.id,
         client=as_bob,
         body=sdk.CommentCreate(content="Nice post"),
@@ -300,7 +300,7 @@ def test_consumer_flow_through_the_generated_client(consumer: Consumer) -> None:
     assert (comment.author.id, comment.author.username) == (bob.id, "bob")
     utc_datetime(comment.created_at)
 
-    comments = consumer.call("posts.post_comments_get", draft.id, client=consumer.anonymous())
+    comments = consumer.call("comments.post_comments_get", draft.id, client=consumer.anonymous())
     assert comments.status_code == 200, comments.content
     comment_page = described(comments.parsed, sdk.CommentPage)
     assert comment_page.total == 1
@@ -321,7 +321,7 @@ def test_consumer_flow_through_the_generated_client(consumer: Consumer) -> None:
     assert key.last_used_at is None
     assert key.expires_at is None
 
-    me = consumer.call("auth.me_get", client=consumer.api_key(key.key))
+    me = consumer.call("users.me_get", client=consumer.api_key(key.key))
     assert me.status_code == 200, me.content
     myself = described(me.parsed, sdk.UserPrivateOut)
     assert (myself.id, myself.username, myself.email) == (alice.id, "alice", "alice@example.com")
@@ -355,7 +355,7 @@ def _database_down_app(build_app: Callable[..., Flask]) -> Flask:
 
 def test_readyz_503_parses_as_readiness(sdk: Sdk, build_app: Callable[..., Flask]) -> None:
     consumer = Consumer(sdk, _database_down_app(build_app))
-    response = consumer.call("operations.readyz_get", client=consumer.anonymous())
+    response = consumer.call("ops.readyz_get", client=consumer.anonymous())
     assert response.status_code == 503, response.content
     readiness = described(response.parsed, sdk.Readiness)
     assert readiness.status == "fail"
@@ -364,7 +364,7 @@ def test_readyz_503_parses_as_readiness(sdk: Sdk, build_app: Callable[..., Flask
 
 def test_database_down_api_503_parses_as_problem(sdk: Sdk, build_app: Callable[..., Flask]) -> None:
     consumer = Consumer(sdk, _database_down_app(build_app))
-    healthz = consumer.call("operations.healthz_get", client=consumer.anonymous())
+    healthz = consumer.call("ops.healthz_get", client=consumer.anonymous())
     assert healthz.status_code == 200, healthz.content
     assert described(healthz.parsed, sdk.Health).status == "ok"
 
