@@ -105,12 +105,15 @@ class Docs(Resource):
 
 
 class DocsAsset(Resource):
-    @operation(media="application/octet-stream", errors=(404,), **OPS)
+    @operation(media="*/*", errors=(404,), **OPS)
     def get(self, asset: str) -> Response:
         """A docs asset.
 
         Swagger UI's bundled files (JS, CSS, icons).
         """
-        response = send_from_directory(SWAGGER_DIST, asset, max_age=3600)
-        response.headers.pop("Set-Cookie", None)
+        # Only what the document declares: no validators (the files change only with the pinned
+        # package), no Content-Disposition; an hour in any cache.
+        response = send_from_directory(SWAGGER_DIST, asset, max_age=3600, conditional=False, etag=False)
+        for name in ("Set-Cookie", "Content-Disposition", "Last-Modified", "Expires"):
+            response.headers.pop(name, None)
         return response

@@ -21,11 +21,17 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from core.migrations import upgrade_database
 from core.settings import Settings, deep_merge
+from tests.openapi_check import ValidatingClient
+from web.pipeline import InkwellFlask
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct-horse-battery"
+
+# Every app any test builds answers through a client that checks each response against the app's
+# own /openapi.json (status, headers, media type, body), so no test can forget to.
+InkwellFlask.test_client_class = ValidatingClient
 
 
 def require_service(name: str, reason: str) -> None:

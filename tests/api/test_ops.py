@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import orjson
 import pytest
-from flask import Flask, Response
+from flask import Flask
 
 from app import create_app
 from tests.conftest import assert_problem, make_settings
@@ -57,21 +57,15 @@ def test_redis_down_readyz_503_names_redis(sqlite_url: str) -> None:
         app.extensions["inkwell"].db.dispose()
 
 
-def _add_test_routes(app: Flask) -> None:
-    app.add_url_rule("/test/refused", "refused", lambda: Response("{}", 429, mimetype="application/json"))
-    app.add_url_rule("/test/boom", "boom", lambda: 1 / 0)
-
-
 def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Callable[..., Flask]) -> None:
-    app = make_app()
-    _add_test_routes(app)
+    app = make_app(rate_limit={"enabled": True, "anonymous": "5/minute"})
     client = app.test_client()
     for post_id in (1, 2, 3):
         assert client.get(f"/api/v1/posts/{post_id}").status_code == 404
     first = client.get("/api/v1/items")
     assert first.headers["X-Cache"] == "MISS"
     assert client.get("/api/v1/items").headers["X-Cache"] == "HIT"
-    client.get("/test/refused")
+    assert client.get("/api/v1/items").status_code == 429  # the sixth request of the window
     text = client.get("/metrics").get_data(as_text=True)
     assert (
         'inkwell_http_requests_total{method="GET",route="/api/v1/posts/<id:post_id>",status="404"} 3.0'
@@ -80,9 +74,9 @@ def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Call
     # Three lookups of absent posts and the first list read missed; the second list read hit.
     assert 'inkwell_cache_results_total{result="MISS"} 4.0' in text
     assert 'inkwell_cache_results_total{result="HIT"} 1.0' in text
-    assert 'inkwell_rate_limit_refusals_total{route="/test/refused"} 1.0' in text
+    assert 'inkwell_rate_limit_refusals_total{route="/api/v1/items"} 1.0' in text
     assert (
-        'inkwell_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/v1/items"} 2.0'
+        'inkwell_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/v1/items"} 3.0'
         in text
     )
     assert "inkwell_db_pool_connections_in_use" in text
@@ -90,13 +84,13 @@ def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Call
 
 
 def test_json_access_line_and_error_line_carry_the_request_id(
-    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = make_app(log={"json": True, "level": "INFO"})
-    _add_test_routes(app)
     client = app.test_client()
     ok = client.get("/api/v1/posts/7", headers={"X-Request-ID": "trace-123"})
-    boom = client.get("/test/boom")
+    monkeypatch.setattr("services.posts.get_visible", lambda **_: 1 / 0)  # a bug in a service
+    boom = client.get("/api/v1/posts/7")
     assert boom.status_code == 500
     lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     access = next(line for line in lines if line.get("request_id") == "trace-123")
