@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import orjson
 import pytest
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from app import create_app
 from tests.conftest import assert_problem, make_settings
@@ -131,6 +132,41 @@ def test_identity_kinds_in_the_access_log(make_app, capsys) -> None:
         if line.startswith("{") and '"inkwell.access"' in line
     ]
     assert kinds == ["user", "api_key"]
+
+
+def _raise_with_the_query() -> Response:
+    raise ValueError(f"bad input {request.args['q']}")
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_log_lines_escape_control_characters(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str], json_lines: bool
+) -> None:
+    app = make_app(log={"json": json_lines, "level": "INFO"})
+    app.add_url_rule("/test/boom", "boom", _raise_with_the_query)
+    client = app.test_client()
+    capsys.readouterr()
+    assert client.get("/api/v1/nothing%0d%0aINJECTED").status_code == 404
+    assert client.get("/api/v1/nothing%C2%85INJECTED%E2%80%A8INJECTED%1b[2J").status_code == 404
+    assert client.get("/test/boom?q=%0d%0aINJECTED").status_code == 500
+    err = capsys.readouterr().err
+    assert err.count("INJECTED") >= 4  # the lines were logged (JSON repeats the path in a field)
+    lines = err.splitlines()  # splits at C1 NEL and U+2028 too, as some log viewers do
+    assert not [line for line in lines if line.startswith("INJECTED")], err
+    assert not [c for c in err if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F], err
+    # Each line is a record, or (text format) an indented line of the traceback before it.
+    record = (
+        r"\{.*\}"
+        if json_lines
+        else r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ inkwell\.\S+ \[\w+\] .*|    .*"
+    )
+    assert [line for line in lines if not re.fullmatch(record, line)] == [], err
+    if json_lines:
+        entries = [orjson.loads(line) for line in lines]
+        paths = [e["path"] for e in entries if e.get("logger") == "inkwell.access"]
+        # Escaped in the line, exact in the value.
+        assert "/api/v1/nothing\r\nINJECTED" in paths
+        assert "/api/v1/nothing\x85INJECTED\u2028INJECTED\x1b[2J" in paths
 
 
 def test_cors_allowed_origin_gets_headers_and_preflight(make_app) -> None:
