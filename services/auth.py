@@ -174,6 +174,7 @@ def authenticate_key(*, uow: UnitOfWork, secret: str) -> tuple[Actor, bool]:
         scopes=owner_scopes & frozenset(key.scopes),
         key_id=key.id,
         tier=key.tier,
+        key_expires_at=key.expires_at,
     )
     due = key.last_used_at is None or now - key.last_used_at >= KEY_TOUCH_INTERVAL
     return actor, due
