@@ -15,14 +15,10 @@ def _container() -> Container:
 def upgrade_database(url: str) -> None:
     """Alembic to head: brings any empty (or older) database up to date."""
     from alembic import command
-    from alembic.config import Config
 
-    from core.settings import ROOT
+    from core import migrations
 
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, "head")
+    command.upgrade(migrations.config(url), "head")
 
 
 def register(app: Flask) -> None:

@@ -8,8 +8,8 @@ import flask_swagger_ui
 import orjson
 from flask import Response, current_app, send_from_directory
 from flask_restful import Resource
-from sqlalchemy import text
 
+from core import migrations
 from resources.base import endpoint, json_response
 from resources.context import state
 from schemas.common import Health, Readiness
@@ -50,7 +50,7 @@ class Readyz(Resource):
         checks = {"database": "ok", "redis": "disabled"}
         try:
             with container.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                checks["database"] = "ok" if migrations.at_head(conn) else "fail"
         except Exception:
             checks["database"] = "fail"
         if container.redis is not None:

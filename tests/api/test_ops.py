@@ -8,8 +8,11 @@ from collections.abc import Callable
 import orjson
 import pytest
 from flask import Flask, Response, request
+from sqlalchemy import text
 
 from app import create_app
+from core import migrations
+from core.cli import upgrade_database
 from tests.conftest import assert_problem, make_settings
 from tests.live import free_port
 
@@ -20,7 +23,9 @@ def _closed_port_pg() -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'ops.db'}"
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    upgrade_database(url)
+    return url
 
 
 def test_healthz_and_readyz_ok(client) -> None:
@@ -56,6 +61,44 @@ def test_redis_down_readyz_503_names_redis(sqlite_url: str) -> None:
         assert client.get("/healthz").status_code == 200
     finally:
         app.extensions["inkwell"].db.dispose()
+
+
+def test_readyz_503_until_the_schema_is_at_the_migrations_head(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    app = create_app(make_settings(url))
+    client = app.test_client()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json() == {"status": "fail", "checks": {"database": "fail", "redis": "disabled"}}
+        upgrade_database(url)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.get_json()["checks"]["database"] == "ok"
+    finally:
+        app.extensions["inkwell"].db.dispose()
+
+
+def test_readyz_503_when_the_database_is_behind_or_ahead_of_head(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    client = app.test_client()
+    engine = app.extensions["inkwell"].db.engine
+    with engine.connect() as conn:
+        (version,) = conn.execute(text("SELECT version_num FROM alembic_version")).one()
+    try:
+        # The first migration (behind), one this code does not know (ahead), none at all.
+        for other in ("8f4902bdd230", "0123456789ab", None):
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM alembic_version"))
+                if other is not None:
+                    conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": other})
+            assert client.get("/readyz").get_json()["checks"]["database"] == "fail", other
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM alembic_version"))
+            conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": version})
+    assert client.get("/readyz").status_code == 200
+    assert migrations.head_revisions.cache_info().misses == 1  # the scripts are read once
 
 
 def _add_test_routes(app: Flask) -> None:
