@@ -57,6 +57,8 @@ class AuthSettings(BaseModel):
     secret_key: str = DEV_SECRET
     access_ttl_seconds: int = Field(900, ge=1)
     refresh_ttl_seconds: int = Field(1_209_600, ge=1)
+    # Clock skew forgiven on exp, nbf and iat: a token lives at most this long past its exp.
+    leeway_seconds: int = Field(5, ge=0, le=300)
     issuer: str = "inkwell"
     audience: str = "inkwell-api"
 

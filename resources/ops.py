@@ -8,9 +8,8 @@ import flask_swagger_ui
 import orjson
 from flask import Response, current_app, send_from_directory
 from flask_restful import Resource
-from sqlalchemy import text
 
-from core import metrics
+from core import metrics, migrations
 from schemas.common import Health, Readiness
 from web import openapi
 from web.context import container
@@ -56,7 +55,7 @@ class Readyz(Resource):
         checks = {"database": "ok", "redis": "disabled"}
         try:
             with app.db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                checks["database"] = "ok" if migrations.at_head(conn) else "fail"
         except Exception:
             checks["database"] = "fail"
         if app.redis is not None:

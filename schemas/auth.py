@@ -35,7 +35,13 @@ class ApiKeyCreate(Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
     # RFC 3339 with an offset: a time without one is ambiguous (422, never compared naively).
-    expires_at: AwareDatetime | None = None
+    expires_at: Annotated[
+        AwareDatetime | None,
+        Field(
+            description="When an API key creates the key: never later than that key's expiry, "
+            "and left out, the new key expires with it."
+        ),
+    ] = None
 
 
 class ApiKeyUpdate(Body):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.errors import Forbidden, Unauthorized
 
@@ -23,6 +24,7 @@ class Actor:
     scopes: frozenset[str]
     key_id: int | None = None
     tier: str | None = None
+    key_expires_at: datetime | None = None
     token_id: str | None = None
     family_id: str | None = None
     token_expires_at: int | None = None

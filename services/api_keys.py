@@ -59,6 +59,16 @@ def issue(
         raise Invalid(f"unknown tier '{tier}'", loc=("body", "tier"))
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise Invalid("expires_at must be in the future", loc=("body", "expires_at"))
+    # A key must not outlive the key that made it, or an expiring key would mint a lasting one.
+    limit = grantor.key_expires_at if grantor else None
+    if limit is not None:
+        if expires_at is None:
+            expires_at = limit
+        elif expires_at > limit:
+            raise Invalid(
+                f"expires_at must not be later than the creating key's expiry, {limit.isoformat()}",
+                loc=("body", "expires_at"),
+            )
     prefix = secrets.token_hex(6)
     secret = f"iwk_{prefix}_{new_secret(32)}"
     key = ApiKey(

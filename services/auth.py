@@ -110,7 +110,7 @@ def logout(
         raise Forbidden("logout ends a bearer session; revoke an API key with DELETE /api-keys/{id}")
     if actor is None or actor.token_id is None or actor.token_expires_at is None:
         raise Unauthorized("logout needs a bearer access token")
-    denylist.revoke(uow, actor.token_id, actor.token_expires_at)
+    denylist.revoke(uow, actor.token_id, tokens.accepted_until(actor.token_expires_at))
     if refresh_token:
         row = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)))
         if row is not None and row.user_id == actor.user_id:
@@ -174,6 +174,7 @@ def authenticate_key(*, uow: UnitOfWork, secret: str) -> tuple[Actor, bool]:
         scopes=owner_scopes & frozenset(key.scopes),
         key_id=key.id,
         tier=key.tier,
+        key_expires_at=key.expires_at,
     )
     due = key.last_used_at is None or now - key.last_used_at >= KEY_TOUCH_INTERVAL
     return actor, due
@@ -223,5 +224,7 @@ def _revoke_family(*, uow: UnitOfWork, tokens: AccessTokens, family_id: str) -> 
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    # Access tokens of the family live at most `ttl` more seconds; deny the family that long.
-    denylist.revoke(uow, family_key(family_id), int(now.timestamp()) + tokens.ttl + 60)
+    # Access tokens of the family expire at most `ttl` seconds from now and are accepted for the
+    # leeway after that; deny the family that long, plus a margin for one issued meanwhile.
+    until = tokens.accepted_until(int(now.timestamp()) + tokens.ttl) + 60
+    denylist.revoke(uow, family_key(family_id), until)

@@ -16,7 +16,6 @@ from services.errors import Unauthorized
 
 ACCESS_TYP = "at+jwt"  # RFC 9068: a typ no other token of ours carries
 ALGORITHM = "HS256"
-LEEWAY_SECONDS = 30
 
 
 def new_secret(nbytes: int = 32) -> str:
@@ -42,6 +41,11 @@ class AccessTokens:
         self._issuer = settings.issuer
         self._audience = settings.audience
         self.ttl = settings.access_ttl_seconds
+        self._leeway = settings.leeway_seconds
+
+    def accepted_until(self, expires_at: int) -> int:
+        """The unix time until which decode still accepts a token expiring at `expires_at`."""
+        return expires_at + self._leeway
 
     def issue(self, *, user_id: int, family_id: str | None) -> tuple[str, AccessClaims]:
         now = int(time.time())
@@ -74,10 +78,10 @@ class AccessTokens:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                leeway=LEEWAY_SECONDS,
+                leeway=self._leeway,
                 options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
             )
-            if payload["iat"] > time.time() + LEEWAY_SECONDS:
+            if payload["iat"] > time.time() + self._leeway:
                 raise Unauthorized("invalid access token")
             user_id = int(payload["sub"])
             if not 1 <= user_id <= MAX_ID:  # a number no row can have is no credential

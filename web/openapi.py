@@ -37,7 +37,7 @@ TAGS = [
 STRING = {"type": "string"}
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {
-        "description": "The request id: the client's own if sane, else a new one (also in logs and problems).",
+        "description": "The request id: the client's own if sane, else a new one (in logs and problems too).",
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
     },
     "X-Content-Type-Options": {
@@ -208,7 +208,9 @@ def _header_params(op: Operation) -> list[dict[str, Any]]:
 
     params = [
         header(
-            "X-Request-ID", "Your own id for this request, echoed back.", HEADERS["X-Request-ID"]["schema"]
+            "X-Request-ID",
+            "Your id for this request: echoed back if it is 1-128 of [A-Za-z0-9._-], else replaced.",
+            STRING,
         )
     ]
     if op.method == "GET" and op.etag:

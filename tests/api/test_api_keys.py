@@ -195,3 +195,33 @@ def test_key_writes_honour_if_match(api, client):
     assert client.get(url, headers=admin).get_json()["tier"] == "standard"
     current = {**admin, "If-Match": client.get(url, headers=admin).headers["ETag"]}
     assert client.patch(url, json={"tier": "elevated"}, headers=current).get_json()["tier"] == "elevated"
+
+
+def test_a_key_created_by_a_key_never_outlives_it(api, client):
+    alice = api.user("alice")
+    parent_expiry = datetime.now(UTC) + timedelta(minutes=5)
+    parent = {
+        "X-API-Key": create(client, alice, ["read", "keys:write"], expires_at=parent_expiry.isoformat())[
+            "key"
+        ]
+    }
+    # No expiry asked: the new key expires with the key that made it.
+    child = create(client, parent, ["read"])
+    assert datetime.fromisoformat(child["expires_at"]) == parent_expiry
+    # A later expiry, asked outright, is refused; the same or an earlier one is granted.
+    later = (parent_expiry + timedelta(seconds=1)).isoformat()
+    problem = assert_problem(
+        client.post(KEYS, json={"name": "x", "scopes": ["read"], "expires_at": later}, headers=parent), 422
+    )
+    assert [e["loc"] for e in problem["errors"]] == [["body", "expires_at"]]
+    same = create(client, parent, ["read"], expires_at=parent_expiry.isoformat())
+    assert datetime.fromisoformat(same["expires_at"]) == parent_expiry
+    sooner = parent_expiry - timedelta(minutes=1)
+    assert (
+        datetime.fromisoformat(create(client, parent, ["read"], expires_at=sooner.isoformat())["expires_at"])
+        == sooner
+    )
+    assert len(client.get(KEYS, headers=alice).get_json()["items"]) == 4
+    # Keys made with a bearer token, or by a key without an expiry, still need none.
+    forever = {"X-API-Key": create(client, alice, ["read", "keys:write"])["key"]}
+    assert create(client, forever, ["read"])["expires_at"] is None

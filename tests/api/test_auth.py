@@ -244,3 +244,35 @@ def test_password_change(api, client):
     )
     assert_problem(client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}), 401)
     assert api.login("alice", password=new)["access_token"]
+
+
+def test_access_token_leeway_is_configured_and_defaults_to_5_seconds(api, client, app):
+    uid = api.register("alice")["id"]
+    now = int(time.time())
+    assert app.extensions["inkwell"].settings.auth.leeway_seconds == 5
+    expired_10s_ago = forge(app, claims(app, uid, iat=now - 900, nbf=now - 900, exp=now - 10))
+    expired_2s_ago = forge(app, claims(app, uid, iat=now - 900, nbf=now - 900, exp=now - 2))
+    assert_problem(client.get(ME, headers=bearer(expired_10s_ago)), 401)
+    assert client.get(ME, headers=bearer(expired_2s_ago)).status_code == 200
+
+
+def test_access_token_dies_at_exp_without_leeway(api, make_app):
+    strict = make_app(auth={"leeway_seconds": 0})
+    client = strict.test_client()
+    uid = api.register("alice")["id"]
+    now = int(time.time())
+    expired_1s_ago = forge(strict, claims(strict, uid, iat=now - 900, nbf=now - 900, exp=now - 1))
+    issued_2s_ahead = forge(strict, claims(strict, uid, iat=now + 2, nbf=now - 10))
+    assert_problem(client.get(ME, headers=bearer(expired_1s_ago)), 401)
+    assert_problem(client.get(ME, headers=bearer(issued_2s_ahead)), 401)
+    assert client.get(ME, headers=bearer(forge(strict, claims(strict, uid)))).status_code == 200
+
+
+def test_logout_denies_a_token_for_as_long_as_the_leeway_accepts_it(api, client, app):
+    uid = api.register("alice")["id"]
+    now = int(time.time())
+    # Past its exp, but within the 5 s leeway: still a credential, so logout must outlast it.
+    headers = bearer(forge(app, claims(app, uid, iat=now - 900, nbf=now - 900, exp=now - 2)))
+    assert client.get(ME, headers=headers).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
+    assert_problem(client.get(ME, headers=headers), 401)

@@ -179,3 +179,85 @@ def test_negative_zero_price_is_zero(api, client):
     assert created.status_code == 201
     assert created.get_json()["price"] == "0.00"
     assert client.get(created.headers["Location"]).get_json()["price"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    "price",
+    [
+        "5_0",
+        "\u0665",
+        "\u0661\u0669.\u0669\u0660",
+        "\uff15",
+        " 5",
+        "5 ",
+        "5\n",
+        "1e3",
+        "1E3",
+        "+5",
+        "5.",
+        ".5",
+        "0x10",
+    ],
+)
+def test_money_string_must_be_plain_ascii_decimal(client, admin, app, price):
+    problem = assert_problem(client.post(ITEMS, json={"name": "Bad", "price": price}, headers=admin), 422)
+    assert ["body", "price"] in [e["loc"] for e in problem["errors"]]
+    assert count(app, models.Item) == 0
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "1e3",
+        "1E2",
+        "1.0e0",
+        "0e0",
+        "1e-999999999",
+        "1e400",
+        "1" * 5000,
+        "-" + "1" * 5000,
+        "1" * 5000 + ".0",
+        "0." + "0" * 5000 + "1",
+        "19.9000000000000000001",
+    ],
+)
+def test_money_json_number_is_plain_and_exact(client, admin, app, literal):
+    raw = '{"name": "Bad", "price": ' + literal + "}"
+    response = client.post(ITEMS, data=raw, content_type="application/json", headers=admin)
+    problem = assert_problem(response, 422)
+    assert ["body", "price"] in [e["loc"] for e in problem["errors"]]
+    assert count(app, models.Item) == 0
+
+
+@pytest.mark.parametrize(
+    ("literal", "out"), [("19.90", "19.90"), ("-0", "0.00"), ("-0.0", "0.00"), ("100", "100.00")]
+)
+def test_money_json_number_in_plain_notation_is_exact(client, admin, literal, out):
+    raw = '{"name": "Fine", "price": ' + literal + "}"
+    response = client.post(ITEMS, data=raw, content_type="application/json", headers=admin)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["price"] == out
+
+
+@pytest.mark.parametrize("name", ["min_price", "max_price"])
+@pytest.mark.parametrize("value", ["5_0", "%D9%A5", "%205", "1e3", "1" * 5000, "0x10"])
+def test_price_filters_must_be_plain_ascii_decimal(client, name, value):
+    problem = assert_problem(client.get(f"{ITEMS}?{name}={value}"), 422)
+    assert [e["loc"] for e in problem["errors"]] == [["query", name]]
+
+
+def test_money_schema_still_documents_the_format(client):
+    doc = client.get("/openapi.json").get_json()
+    price = doc["components"]["schemas"]["ItemCreate"]["properties"]["price"]
+    query = {p["name"]: p["schema"] for p in doc["paths"][ITEMS]["get"]["parameters"]}
+    for schema in (price, query["min_price"], query["max_price"]):
+        kinds = {option["type"]: option for option in schema["anyOf"]}
+        assert kinds["string"]["pattern"].startswith("^")
+        assert (kinds["number"]["minimum"], kinds["number"]["maximum"]) == (0, 99999999.99)
+
+
+def test_deeply_nested_item_body_is_a_400(client, admin, app):
+    raw = '{"name": "x", "price": 1, "description": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    response = client.post(ITEMS, data=raw, content_type="application/json", headers=admin)
+    assert_problem(response, 400)
+    assert count(app, models.Item) == 0

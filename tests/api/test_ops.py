@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import orjson
 import pytest
-from flask import Flask
+from core.cli import upgrade_database
+from flask import Flask, Response, request
+from sqlalchemy import text
 
 from app import create_app
+from core import migrations
 from tests.conftest import assert_problem, make_settings
 from tests.live import free_port
 
@@ -19,7 +23,9 @@ def _closed_port_pg() -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'ops.db'}"
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    upgrade_database(url)
+    return url
 
 
 def test_healthz_and_readyz_ok(client) -> None:
@@ -55,6 +61,49 @@ def test_redis_down_readyz_503_names_redis(sqlite_url: str) -> None:
         assert client.get("/healthz").status_code == 200
     finally:
         app.extensions["inkwell"].db.dispose()
+
+
+def test_readyz_503_until_the_schema_is_at_the_migrations_head(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    app = create_app(make_settings(url))
+    client = app.test_client()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.get_json() == {"status": "fail", "checks": {"database": "fail", "redis": "disabled"}}
+        upgrade_database(url)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.get_json()["checks"]["database"] == "ok"
+    finally:
+        app.extensions["inkwell"].db.dispose()
+
+
+def test_readyz_503_when_the_database_is_behind_or_ahead_of_head(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    client = app.test_client()
+    engine = app.extensions["inkwell"].db.engine
+    with engine.connect() as conn:
+        (version,) = conn.execute(text("SELECT version_num FROM alembic_version")).one()
+    try:
+        # The first migration (behind), one this code does not know (ahead), none at all.
+        for other in ("8f4902bdd230", "0123456789ab", None):
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM alembic_version"))
+                if other is not None:
+                    conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": other})
+            assert client.get("/readyz").get_json()["checks"]["database"] == "fail", other
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM alembic_version"))
+            conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": version})
+    assert client.get("/readyz").status_code == 200
+    assert migrations.head_revisions.cache_info().misses == 1  # the scripts are read once
+
+
+def _add_test_routes(app: Flask) -> None:
+    app.add_url_rule("/test/refused", "refused", lambda: Response("{}", 429, mimetype="application/json"))
+    app.add_url_rule("/test/boom", "boom", lambda: 1 / 0)
 
 
 def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Callable[..., Flask]) -> None:
@@ -125,6 +174,41 @@ def test_identity_kinds_in_the_access_log(make_app, capsys) -> None:
         if line.startswith("{") and '"inkwell.access"' in line
     ]
     assert kinds == ["user", "api_key"]
+
+
+def _raise_with_the_query() -> Response:
+    raise ValueError(f"bad input {request.args['q']}")
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_log_lines_escape_control_characters(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str], json_lines: bool
+) -> None:
+    app = make_app(log={"json": json_lines, "level": "INFO"})
+    app.add_url_rule("/test/boom", "boom", _raise_with_the_query)
+    client = app.test_client()
+    capsys.readouterr()
+    assert client.get("/api/v1/nothing%0d%0aINJECTED").status_code == 404
+    assert client.get("/api/v1/nothing%C2%85INJECTED%E2%80%A8INJECTED%1b[2J").status_code == 404
+    assert client.get("/test/boom?q=%0d%0aINJECTED").status_code == 500
+    err = capsys.readouterr().err
+    assert err.count("INJECTED") >= 4  # the lines were logged (JSON repeats the path in a field)
+    lines = err.splitlines()  # splits at C1 NEL and U+2028 too, as some log viewers do
+    assert not [line for line in lines if line.startswith("INJECTED")], err
+    assert not [c for c in err if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F], err
+    # Each line is a record, or (text format) an indented line of the traceback before it.
+    record = (
+        r"\{.*\}"
+        if json_lines
+        else r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ inkwell\.\S+ \[\w+\] .*|    .*"
+    )
+    assert [line for line in lines if not re.fullmatch(record, line)] == [], err
+    if json_lines:
+        entries = [orjson.loads(line) for line in lines]
+        paths = [e["path"] for e in entries if e.get("logger") == "inkwell.access"]
+        # Escaped in the line, exact in the value.
+        assert "/api/v1/nothing\r\nINJECTED" in paths
+        assert "/api/v1/nothing\x85INJECTED\u2028INJECTED\x1b[2J" in paths
 
 
 def test_cors_allowed_origin_gets_headers_and_preflight(make_app) -> None:
