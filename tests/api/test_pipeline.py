@@ -1,0 +1,175 @@
+"""The request pipeline: its order, and the holes that lived between hooks before it existed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.conftest import Api, assert_problem
+from web import pipeline
+from web.contract import Access
+
+BAD_LOGIN = {"username": "alice", "password": "wrong-password"}
+
+
+def limited(make_app: Callable[..., Flask], **limits: Any) -> Api:
+    app = make_app(rate_limit={"enabled": True, **limits})
+    return Api(app.test_client(), app)
+
+
+def login(api: Api, body: Any, addr: str = "10.0.0.1", **kwargs: Any) -> Any:
+    return api.client.post("/api/v1/auth/login", environ_base={"REMOTE_ADDR": addr}, **kwargs, json=body)
+
+
+def test_the_steps_run_in_the_declared_order() -> None:
+    assert pipeline.STEPS == (
+        "request id",
+        "authenticate",
+        "rate limit",
+        "authorize",
+        "response cache",
+        "idempotency",
+        "validate",
+        "resource method",
+        "render",
+        "conditional GET",
+        "headers",
+        "telemetry",
+    )
+
+
+def test_rate_limit_runs_before_the_cache_and_after_authentication(make_app) -> None:
+    api = limited(make_app, anonymous="2/minute", authenticated="100/minute", login="100/minute")
+    headers = api.user("reader")  # register + login: the address's 2
+    # A cache HIT is still counted (the limiter runs first), against the user, not the address.
+    assert api.client.get("/api/v1/items", headers=headers).headers["X-Cache"] == "MISS"
+    hit = api.client.get("/api/v1/items", headers=headers)
+    assert hit.headers["X-Cache"] == "HIT"
+    assert hit.headers["X-RateLimit-Limit"] == "100"
+    assert hit.headers["X-RateLimit-Remaining"] == "98"
+    assert_problem(api.client.get("/api/v1/items"), 429)  # the address's budget is spent
+
+
+def test_failed_authentication_404s_and_405s_count_against_the_address(make_app) -> None:
+    api = limited(make_app, anonymous="4/minute")
+    assert_problem(api.client.get("/api/v1/items", headers={"Authorization": "Bearer forged"}), 401)
+    assert_problem(api.client.get("/api/v1/items", headers={"X-API-Key": "iwk_00_forged"}), 401)
+    assert_problem(api.client.get("/api/v1/no-such-thing"), 404)
+    refused = api.client.delete("/api/v1/items")
+    assert_problem(refused, 405)
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert_problem(api.client.get("/api/v1/items"), 429)
+
+
+def test_a_refused_credential_still_sees_the_rate_limit_headers(make_app) -> None:
+    api = limited(make_app, anonymous="5/minute")
+    response = api.client.get("/api/v1/me", headers={"Authorization": "Bearer forged"})
+    assert_problem(response, 401)
+    assert response.headers["X-RateLimit-Remaining"] == "4"
+
+
+def test_a_login_body_the_key_function_cannot_read_never_resets_the_counters(make_app) -> None:
+    api = limited(make_app, login="3/minute", anonymous="100/minute")
+    api.register("alice")
+    assert_problem(login(api, BAD_LOGIN), 401)
+    assert_problem(login(api, BAD_LOGIN), 401)
+    # 50,000 nested arrays: the key function cannot parse it. Before the pipeline this raised
+    # inside Flask-Limiter, which then counted in a fresh store: two more guesses got through.
+    nested = api.client.post(
+        "/api/v1/auth/login",
+        data=b"[" * 50_000,
+        content_type="application/json",
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert_problem(nested, 400)  # counted as the third attempt, then refused as malformed
+    assert_problem(login(api, BAD_LOGIN), 429)
+    assert_problem(login(api, BAD_LOGIN, addr="10.0.0.2"), 429)  # the account, from elsewhere
+
+def test_the_login_limit_is_keyed_on_the_account_a_name_resolves_to(make_app) -> None:
+    api = limited(make_app, login="2/minute", anonymous="100/minute")
+    api.register("alice")
+    # Three addresses, one account under three spellings: the account's limit is what refuses.
+    assert_problem(login(api, BAD_LOGIN, addr="10.0.0.1"), 401)
+    assert_problem(login(api, {**BAD_LOGIN, "username": "alice@example.com"}, addr="10.0.0.2"), 401)
+    refused = login(api, {**BAD_LOGIN, "username": "ALICE"}, addr="10.0.0.3")
+    assert_problem(refused, 429)
+    assert refused.headers["RateLimit-Policy"] == '"login";q=2;w=60'
+    # Another account from a fresh address is not affected.
+    api.register("bob")
+    assert_problem(login(api, {**BAD_LOGIN, "username": "bob"}, addr="10.0.0.4"), 401)
+
+
+def test_a_limiter_storage_error_counts_in_process_never_unlimited(make_app, monkeypatch) -> None:
+    api = limited(make_app, anonymous="3/minute")
+    limits = api.app.pipeline.limits
+
+    def broken(*_args: Any) -> Any:
+        raise ConnectionError("storage down")
+
+    monkeypatch.setattr(limits, "remote", True)  # as if Redis were configured, and failing
+    monkeypatch.setattr(limits.shared, "count", broken)
+    statuses = [api.client.get("/api/v1/items").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_login_and_refresh_tokens_are_never_replayed(client, api) -> None:
+    api.register("alice")
+    key = {"Idempotency-Key": "same-key"}
+    body = {"username": "alice", "password": "correct-horse-battery"}
+    first = client.post("/api/v1/auth/login", json=body, headers=key)
+    second = client.post("/api/v1/auth/login", json=body, headers=key)
+    assert first.status_code == second.status_code == 200
+    assert "Idempotent-Replayed" not in second.headers
+    assert first.get_json()["refresh_token"] != second.get_json()["refresh_token"]
+    spent = {"refresh_token": first.get_json()["refresh_token"]}
+    assert client.post("/api/v1/auth/refresh", json=spent, headers=key).status_code == 200
+    # The same refresh token again, with the same key: reuse (401, the login revoked), not a replay.
+    assert_problem(client.post("/api/v1/auth/refresh", json=spent, headers=key), 401)
+
+
+def test_unknown_methods_share_one_metrics_label(client) -> None:
+    junk = "X" * 8000
+    for method in (junk, junk[:-1], "BREW"):
+        assert client.open("/api/v1/items", method=method).status_code == 405
+    text = client.get("/metrics").get_data(as_text=True)
+    assert junk[:100] not in text and "BREW" not in text
+    assert 'method="OTHER",route="<unmatched>",status="405"} 3.0' in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers_for", "status"),
+    [
+        ("post", "/api/v1/auth/logout", "key", 403),  # bearer only
+        ("patch", "/api/v1/users/1", "key", 403),  # bearer only (and admin)
+        ("delete", "/api/v1/users/1", "key", 403),  # bearer only
+        ("patch", "/api/v1/users/1", "bearer", 403),  # admin only
+        ("post", "/api/v1/items", "bearer", 403),  # admin only
+        ("patch", "/api/v1/api-keys/1", "bearer", 403),  # admin only
+        ("post", "/api/v1/posts", "key", 403),  # the key lacks posts:write
+        ("get", "/api/v1/me", None, 401),  # a credential needed
+    ],
+)
+def test_declared_access_is_enforced_before_any_service_runs(
+    api, monkeypatch, method: str, path: str, headers_for: str | None, status: int
+) -> None:
+    bearer = api.user("plain")
+    key = api.key(bearer, ["read"])
+    # Services would refuse too; take them away to prove the declaration alone refuses.
+    for name in ("auth.logout", "users.admin_update", "users.delete", "items.create", "api_keys.set_tier",
+                 "posts.create", "users.me"):  # fmt: skip
+        monkeypatch.setattr(f"services.{name}", _must_not_run)
+    headers = {"key": key, "bearer": bearer, None: {}}[headers_for]
+    assert_problem(getattr(api.client, method)(path, json={}, headers=headers), status)
+
+
+def _must_not_run(**_kwargs: Any) -> None:
+    raise AssertionError("the pipeline let a refused caller reach the service")
+
+
+def test_every_operation_declares_its_access(app: Flask) -> None:
+    for op in pipeline.operations(app):
+        assert isinstance(op.access, Access), op.operation_id
+        assert op.summary and op.tag, op.operation_id
