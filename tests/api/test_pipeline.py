@@ -84,9 +84,11 @@ def test_a_login_body_the_key_function_cannot_read_never_resets_the_counters(mak
         content_type="application/json",
         environ_base={"REMOTE_ADDR": "10.0.0.1"},
     )
-    assert_problem(nested, 400)  # counted as the third attempt, then refused as malformed
+    assert_problem(nested, 400)  # counted as the address's third attempt, then refused as malformed
     assert_problem(login(api, BAD_LOGIN), 429)
-    assert_problem(login(api, BAD_LOGIN, addr="10.0.0.2"), 429)  # the account, from elsewhere
+    # The account's own counter (two attempts: the nested body named no account) holds too.
+    assert_problem(login(api, BAD_LOGIN, addr="10.0.0.2"), 401)
+    assert_problem(login(api, BAD_LOGIN, addr="10.0.0.3"), 429)
 
 def test_the_login_limit_is_keyed_on_the_account_a_name_resolves_to(make_app) -> None:
     api = limited(make_app, login="2/minute", anonymous="100/minute")
