@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from core import logs, metrics
-from core.container import Container
+from web.container import Container
 from core.db import Database
 from core.redis import Breaker, make_redis
 from core.settings import Settings

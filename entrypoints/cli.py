@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 from flask import Flask, current_app
 
-from core.container import Container
+from web.container import Container
 from core.migrations import upgrade_database
 from core.settings import Settings
 

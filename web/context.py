@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g
 
-from core.container import Container
+from web.container import Container
 from services.actor import Actor
 from services.uow import UnitOfWork
 

@@ -90,6 +90,7 @@ def test_a_login_body_the_key_function_cannot_read_never_resets_the_counters(mak
     assert_problem(login(api, BAD_LOGIN, addr="10.0.0.2"), 401)
     assert_problem(login(api, BAD_LOGIN, addr="10.0.0.3"), 429)
 
+
 def test_the_login_limit_is_keyed_on_the_account_a_name_resolves_to(make_app) -> None:
     api = limited(make_app, login="2/minute", anonymous="100/minute")
     api.register("alice")
