@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Flask
 
 from core import logs, metrics
-from web.container import Container
 from core.db import Database
 from core.redis import Breaker, make_redis
 from core.settings import Settings
@@ -20,6 +19,7 @@ from resources.users import Me, UserDetail, UserList
 from services.tokens import AccessTokens
 from web import http, pipeline
 from web.cache import ResponseCache
+from web.container import Container
 from web.idempotency import Idempotency
 from web.limits import RateLimits
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import click
 from flask import Flask, current_app
 
-from web.container import Container
 from core.migrations import upgrade_database
 from core.settings import Settings
+from web.container import Container
 
 
 def _container() -> Container:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g
 
-from web.container import Container
 from services.actor import Actor
 from services.uow import UnitOfWork
+from web.container import Container
 
 if TYPE_CHECKING:
     from web.contract import Operation
