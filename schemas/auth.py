@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from schemas.common import Body, Out, Page, PageQuery
+from schemas.common import Body, Id, Out, Page, PageQuery
 
 Scope = Literal["read", "posts:write", "comments:write", "items:write", "keys:write"]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=512)]
@@ -28,7 +28,7 @@ class TokenPair(Out):
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
-    expires_in: int
+    expires_in: Annotated[int, Field(ge=1)]
 
 
 class ApiKeyCreate(Body):
@@ -53,11 +53,11 @@ class ApiKeyQuery(PageQuery):
 
 
 class ApiKeyOut(Out):
-    id: int
-    name: str
-    prefix: str
-    scopes: list[str]
-    tier: str
+    id: Id
+    name: str  # the CLI's create-api-key takes any name
+    prefix: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{12}$")]
+    scopes: list[Scope]
+    tier: str  # a configured tier's name
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
@@ -65,7 +65,7 @@ class ApiKeyOut(Out):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str
+    key: Annotated[str, StringConstraints(pattern=r"^iwk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")]
 
 
 class ApiKeyPage(Page[ApiKeyOut]):

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from schemas.common import AuthorRef, Body, Out, Page, PageQuery
+from schemas.common import AuthorRef, Body, Id, Out, Page, PageQuery
 
 CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
@@ -23,10 +23,10 @@ class CommentQuery(PageQuery):
 
 
 class CommentOut(Out):
-    id: int
-    post_id: int
+    id: Id
+    post_id: Id
     author: AuthorRef
-    content: str
+    content: CommentText
     created_at: datetime
     updated_at: datetime
 

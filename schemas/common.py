@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Ids are INTEGER columns: a larger number can name nothing (and PostgreSQL rejects it as a bind).
 MAX_ID = 2_147_483_647
+
+# Shapes of what responses carry, so the document states lengths and ranges (outputs too).
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Count = Annotated[int, Field(ge=0)]
 
 
 def reject_nul(value: object) -> object:
@@ -82,15 +86,15 @@ class Page(BaseModel, Generic[T]):
     """The list envelope; each resource subclasses it so the schema gets a clean name."""
 
     items: list[T]
-    page: int
-    per_page: int
-    total: int
-    pages: int
+    page: Annotated[int, Field(ge=1)]
+    per_page: Annotated[int, Field(ge=1, le=100)]
+    total: Count
+    pages: Count
 
 
 class AuthorRef(Out):
-    id: int
-    username: str
+    id: Id
+    username: Annotated[str, Field(min_length=3, max_length=32)]
 
 
 class ErrorDetail(BaseModel):
@@ -102,19 +106,19 @@ class ErrorDetail(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error is returned."""
 
-    type: str
-    title: str
-    status: int
+    type: Annotated[str, Field(min_length=1, max_length=200)]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    status: Annotated[int, Field(ge=400, le=599)]
     detail: str
-    instance: str
-    request_id: str
+    instance: Annotated[str, Field(min_length=1)]
+    request_id: Annotated[str, Field(max_length=128)]
     errors: list[ErrorDetail] | None = None
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok"]
 
 
 class Readiness(BaseModel):
-    status: str
-    checks: dict[str, str]
+    status: Literal["ok", "fail"]
+    checks: dict[Literal["database", "redis"], Literal["ok", "fail", "disabled"]]

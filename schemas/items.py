@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from schemas.common import Body, Out, Page, PageQuery, omittable
+from schemas.common import Body, Count, Id, Out, Page, PageQuery, omittable
 
 # Money: a JSON number or string in, never NaN/Infinity, at most 2 decimals; a 2-decimal string out.
 MONEY_SCHEMA = {
@@ -95,7 +95,11 @@ class MoneyBody(Body):
         return super().model_validate_json(json_data, **kwargs)
 
 
-MoneyOut = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")]
+MoneyOut = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,8}\.[0-9]{2}$"}, mode="serialization"),
+]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9-]{1,32}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
@@ -132,12 +136,12 @@ class ItemQuery(PageQuery):
 
 
 class ItemOut(Out):
-    id: int
-    sku: str | None
-    name: str
-    description: str
+    id: Id
+    sku: Sku | None
+    name: Name
+    description: Description
     price: MoneyOut
-    stock: int
+    stock: Count
     created_at: datetime
     updated_at: datetime
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import MAX_ID, AuthorRef, Body, Out, Page, PageQuery, omittable
+from schemas.common import MAX_ID, AuthorRef, Body, Count, Id, Out, Page, PageQuery, omittable
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Content = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
@@ -47,13 +47,13 @@ class PostQuery(PageQuery):
 
 
 class PostOut(Out):
-    id: int
-    title: str
-    slug: str
-    content: str
+    id: Id
+    title: Title
+    slug: Slug
+    content: Content
     status: Status
     author: AuthorRef
-    comment_count: int
+    comment_count: Count
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, StringConstraints
 
-from schemas.common import Body, Out, Page, PageQuery, document_no_nul, omittable
+from schemas.common import Body, Id, Out, Page, PageQuery, document_no_nul, omittable
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
@@ -45,10 +45,10 @@ class UserQuery(PageQuery):
 
 
 class UserOut(Out):
-    id: int
-    username: str
-    bio: str
-    role: str
+    id: Id
+    username: Username
+    bio: Bio
+    role: Literal["user", "admin"]
     created_at: datetime
 
 
