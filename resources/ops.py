@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 import flask_swagger_ui
@@ -20,6 +21,12 @@ OPS = {"access": Access.NONE, "limited": False}
 
 # Swagger UI 5 as package data of flask-swagger-ui: served from here, nothing fetched from a CDN.
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
+# The media types of the bundled files, as send_from_directory will label them.
+ASSET_TYPES = tuple(
+    sorted(
+        {mimetypes.guess_type(path.name)[0] or "application/octet-stream" for path in SWAGGER_DIST.iterdir()}
+    )
+)
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Inkwell API docs</title>
 <link rel="stylesheet" href="/docs/swagger-ui.css"><link rel="icon" href="/docs/favicon-32x32.png">
@@ -104,7 +111,7 @@ class Docs(Resource):
 
 
 class DocsAsset(Resource):
-    @operation(media="*/*", errors=(404,), **OPS)
+    @operation(media=ASSET_TYPES, errors=(404,), **OPS)
     def get(self, asset: str) -> Response:
         """A docs asset.
 

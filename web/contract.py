@@ -58,7 +58,7 @@ class Operation:
     response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None
     status: int = 200
     errors: tuple[int, ...] = ()  # statuses the service raises; the pipeline's own are added
-    media: str = "application/json"
+    media: str | tuple[str, ...] = "application/json"  # the success body's media type(s)
     error_models: tuple[tuple[int, type[BaseModel]], ...] = ()  # a non-problem error body (/readyz)
     limited: bool = True
     limits: tuple[str, ...] = ()  # named limits on top of the caller's budget ("login")
@@ -92,7 +92,7 @@ def operation(
     response: type[BaseModel] | tuple[type[BaseModel], ...] | None = None,
     status: int = 200,
     errors: Sequence[int] = (),
-    media: str = "application/json",
+    media: str | tuple[str, ...] = "application/json",
     error_models: dict[int, type[BaseModel]] | None = None,
     limited: bool = True,
     limits: Sequence[str] = (),

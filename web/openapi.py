@@ -284,7 +284,8 @@ def _responses(op: Operation, refs: Any) -> dict[str, Any]:
         response: dict[str, Any] = {"description": DESCRIPTIONS[status], "headers": _headers(op, status)}
         if status == op.status:
             if status != 204:
-                response["content"] = {op.media: {"schema": _success_schema(op, refs)}}
+                medias = op.media if isinstance(op.media, tuple) else (op.media,)
+                response["content"] = {media: {"schema": _success_schema(op, refs)} for media in medias}
         elif status in own:
             response["content"] = {"application/json": {"schema": refs[(own[status], "serialization")]}}
         elif status >= 400:
