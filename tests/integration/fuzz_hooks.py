@@ -1,13 +1,17 @@
 """Schemathesis hooks (SCHEMATHESIS_HOOKS): credentials of seeded users for every fuzzed call.
 
-Half the operations (by a stable hash of their label) run with a seeded admin's API key, the
-other half with a fresh bearer token for a seeded regular user, minted per case so that a fuzzed
-logout, which revokes the token it is called with, cannot turn every later case into a 401.
+Each case carries exactly one credential. Half the operations that accept an API key (by a stable
+hash of their label) run with a seeded admin's key; the others, and every bearer-only operation
+(as its `security` says), with a fresh bearer token for a seeded regular user, minted per case so
+that a fuzzed logout, which revokes the token it is called with, cannot turn every later case into
+a 401. Every case that sends an Idempotency-Key gets a fresh one: a key reused with another body
+is a 422 by contract, not a bug.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 import zlib
 from typing import Any
 
@@ -23,10 +27,20 @@ _tokens = AccessTokens(AuthSettings(secret_key=os.environ["FUZZ_SECRET_KEY"]))
 class SeededCredentials:
     def get(self, case: Any, context: Any) -> dict[str, str]:
         label = case.operation.label
-        if zlib.crc32(label.encode()) % 2 and not label.endswith("/auth/logout"):  # logout: bearer only
+        security = case.operation.definition.raw.get("security", [])
+        takes_key = any("apiKey" in requirement for requirement in security)
+        if takes_key and zlib.crc32(label.encode()) % 2:
             return {"X-API-Key": os.environ["FUZZ_API_KEY"]}
         token, _claims = _tokens.issue(user_id=int(os.environ["FUZZ_USER_ID"]), family_id=None)
         return {"Authorization": f"Bearer {token}"}
 
     def set(self, case: Any, data: dict[str, str], context: Any) -> None:
-        case.headers = {**(case.headers or {}), **data}
+        headers = {
+            name: value
+            for name, value in (case.headers or {}).items()
+            if name.lower() not in ("authorization", "x-api-key")
+        }
+        if any(name.lower() == "idempotency-key" for name in headers):
+            headers = {n: v for n, v in headers.items() if n.lower() != "idempotency-key"}
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        case.headers = {**headers, **data}
