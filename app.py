@@ -66,11 +66,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logs.configure(settings.log)
     container.extras["metrics"] = metrics.build()
-    breaker = Breaker()  # one per process: cache and idempotency skip a failing Redis together
+    breaker = Breaker()  # one per process: cache, limits and idempotency skip a failing Redis together
     cache = ResponseCache(app, settings, redis_client, breaker)
     container.extras["totals"] = cache.cached_total  # list totals, see UnitOfWork.count
     app.pipeline = pipeline.Pipeline(
-        limits=RateLimits(app, settings, redis_client),
+        limits=RateLimits(settings, redis_client, breaker),
         cache=cache,
         idempotency=Idempotency(
             container.db, redis_client, settings.redis.key_prefix, breaker, settings.auth.secret_key

@@ -1,25 +1,118 @@
-"""The shared Redis client (or None when redis.url is empty: in-process cache and limits)."""
+"""The shared Redis client for one of three topologies, chosen by `redis.url` alone.
+
+- `redis://` / `rediss://` (TLS) / `unix://`: one server (redis-py's from_url).
+- `redis+sentinel://host:port[,host:port…]/service_name[/db]`: the master of `service_name`,
+  found through the sentinels, and found again after a failover.
+- `redis+cluster://host:port[,host:port…][/0]`: a Redis Cluster from its startup nodes.
+
+Credentials in the URL (`user:password@`) are the data nodes' (master, cluster nodes), not the
+sentinels'. Empty `redis.url`: None (in-process cache and limits).
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
+from urllib.parse import unquote
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from core.settings import Settings
 
+SENTINEL = "redis+sentinel://"
+CLUSTER = "redis+cluster://"
 
-def make_redis(settings: Settings) -> Redis | None:
-    if not settings.redis.url:
+
+def make_redis(settings: Settings) -> Any:
+    url = settings.redis.url
+    if not url:
         return None
     timeout = settings.redis.socket_timeout_seconds
-    # Short timeouts so a dead Redis costs milliseconds per request, never a hung worker.
-    return Redis.from_url(
-        settings.redis.url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-    )
+    # Short timeouts and one immediate retry: a dead Redis costs milliseconds per request, never
+    # a hung worker (redis-py's default retries for seconds); the breakers handle the rest.
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 1),
+    }
+    if url.startswith(SENTINEL):
+        nodes, path, auth = _split(url, SENTINEL)
+        service, _, db = path.partition("/")
+        if not service:
+            raise ValueError("redis.url: redis+sentinel:// needs a service name: …/service_name[/db]")
+        sentinel = Sentinel(
+            nodes, sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        )
+        return sentinel.master_for(service, db=int(db or 0), health_check_interval=30, **auth, **options)
+    if url.startswith(CLUSTER):
+        nodes, path, auth = _split(url, CLUSTER)
+        if path not in ("", "0"):
+            raise ValueError("redis.url: a Redis Cluster has database 0 only")
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in nodes], **auth, **options
+        )
+    return Redis.from_url(url, health_check_interval=30, **options)
+
+
+def _split(url: str, scheme: str) -> tuple[list[tuple[str, int]], str, dict[str, str]]:
+    """`scheme[user:password@]host:port,host:port/path` -> ([(host, port)…], path, credentials)."""
+    netloc, _, path = url.removeprefix(scheme).partition("/")
+    userinfo, _, hosts = netloc.rpartition("@")
+    auth: dict[str, str] = {}
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        if user:
+            auth["username"] = unquote(user)
+        if password:
+            auth["password"] = unquote(password)
+    nodes = []
+    for host_port in hosts.split(","):
+        host, _, port = host_port.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"redis.url: {host_port!r} is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes, path.strip("/"), auth
+
+
+def is_cluster(client: Any) -> bool:
+    """On a cluster, keys of different hash slots never share a script or a multi-key read."""
+    return isinstance(client, RedisCluster)
+
+
+def server_of(client: Any, key: str) -> str:
+    """The server that holds `key` now: a cache entry written on another one is not trusted.
+
+    After a failover the new master may lack the last namespace bumps the old one acknowledged;
+    stamping entries with their server makes everything written before it unreachable, in every
+    process, with no extra round trip. One server (`redis://`): "" (see ResponseCache.lookup).
+    """
+    if isinstance(client, RedisCluster):
+        return client.get_node_from_key(key).name
+    pool = client.connection_pool
+    if isinstance(pool, SentinelConnectionPool) and pool.master_address is not None:
+        host, port = pool.master_address
+        return f"{host}:{port}"
+    return ""
+
+
+def check(client: Any) -> None:
+    """Readiness of the topology; raises when it cannot serve.
+
+    Sentinel: the sentinels name a master, and it answers. Cluster: the cluster says it is ok
+    (every slot served), and every master answers.
+    """
+    if isinstance(client, RedisCluster):
+        if client.cluster_info().get("cluster_state") != "ok":
+            raise ConnectionError("cluster_state is not ok")
+        client.ping(target_nodes=RedisCluster.PRIMARIES)
+        return
+    if isinstance(client.connection_pool, SentinelConnectionPool):
+        client.connection_pool.get_master_address()  # asks the sentinels (MasterNotFoundError)
+    client.ping()
 
 
 class Breaker:
@@ -27,14 +120,18 @@ class Breaker:
 
     A dead Redis then costs one timed-out call per cooldown per process instead of one per
     request; the first call after the cooldown is the probe, and success closes it again.
+    `trips` counts the failures, so the cache knows it must invalidate everything it may have
+    missed before serving again.
     """
 
     def __init__(self, cooldown: float = 1.5) -> None:
         self.cooldown = cooldown
+        self.trips = 0
         self._open_until = 0.0
 
     def allow(self) -> bool:
         return time.monotonic() >= self._open_until
 
     def trip(self) -> None:
+        self.trips += 1
         self._open_until = time.monotonic() + self.cooldown

@@ -10,7 +10,7 @@ import orjson
 from flask import Response, current_app, send_from_directory
 from flask_restful import Resource
 
-from core import metrics, migrations
+from core import metrics, migrations, redis
 from schemas.common import Health, Readiness
 from web import openapi
 from web.context import container
@@ -56,7 +56,8 @@ class Readyz(Resource):
     def get(self) -> Response:
         """Readiness.
 
-        Database and Redis checks with short timeouts; 503 marks the failing one.
+        Database and Redis checks with short timeouts; 503 marks the failing one. Redis is checked
+        as configured: the master found through the sentinels, or every cluster master.
         """
         app = container()
         checks = {"database": "ok", "redis": "disabled"}
@@ -67,7 +68,7 @@ class Readyz(Resource):
             checks["database"] = "fail"
         if app.redis is not None:
             try:
-                app.redis.ping()
+                redis.check(app.redis)
                 checks["redis"] = "ok"
             except Exception:
                 checks["redis"] = "fail"

@@ -5,12 +5,17 @@ bumps with `@operation(invalidates=("posts", ...))`.
 
 - Key: path + sorted query string + the caller's visibility class (anonymous, that user, admin),
   so what one caller may see never reaches another (Flask-Caching's default key ignores all that).
-- Entry: JSON `{"v": namespace version, "b": body, "e": ETag, "l": Link}`, never pickle.
+- Entry: JSON `{"v": version stamp, "b": body, "e": ETag, "l": Link}`, never pickle.
 - Invalidation: every 2xx write bumps (INCR) the namespaces its Resource names, after the
   service committed and before the response leaves. A read fetches [entry, namespace version]
-  in one MGET and treats an entry stamped with an older version as a miss. The version is read
+  in one MGET and treats an entry stamped with another version as a miss. The version is read
   BEFORE the response is computed, so a read racing a write stores its entry under the old
   version, which the bump has already made unreachable.
+- Layout: a namespace's version, entries and list totals share one hash slot (`{posts}`), so
+  that MGET (and the limiter's script, which reads them too) touches one slot on a cluster.
+- Lost bumps: after any Redis error this process has seen, every namespace is bumped before the
+  cache serves again; and the stamp names the server that holds the namespace (the Sentinel
+  master, the cluster node), so entries written before a failover are misses in every process.
 - Without Redis the cache is in-process (SimpleCache), which is only correct with one worker:
   with several, it is switched off rather than serving one process's stale copy from another.
 """
@@ -27,7 +32,7 @@ import orjson
 from flask import Flask, Response, request
 from flask_caching import Cache
 
-from core.redis import Breaker
+from core.redis import Breaker, server_of
 from core.settings import Settings
 from web.context import CacheState, RequestState, state
 from web.contract import CachePolicy, etag_of
@@ -57,8 +62,8 @@ class ResponseCache:
         self.breaker = breaker
         self.ttl = settings.cache.default_ttl_seconds
         self.enabled = settings.cache.enabled and (redis_client is not None or settings.server.workers == 1)
-        # Bumps that failed while Redis was down; replayed before the next read is served.
-        self._pending: set[str] = set()
+        # The breaker trips this process has recovered from by bumping every namespace.
+        self._recovered = breaker.trips
         if redis_client is not None:
             config = {
                 "CACHE_TYPE": "RedisCache",
@@ -83,21 +88,24 @@ class ResponseCache:
         if state.method != "GET" or operation is None or operation.cache is None or not self.enabled:
             return
         policy = operation.cache
-        names = [self._entry_key(state, policy), f"ns:{policy.namespace}"]
+        tag = "{" + policy.namespace + "}"  # one hash slot per namespace (see the module docstring)
+        names = [f"{tag}:r:{self._entry_hash(state, policy)}", f"{tag}:v"]
         if policy.counts:
-            names.append(self._total_key(state, policy))
+            names.append(f"{tag}:t:{self._total_hash(state, policy)}")
         state.cache = CacheState(keys=[self.prefix + name for name in names])
 
     def lookup(self, state: RequestState) -> Response | None:
         plan = state.cache
         if plan is None:
             return None
-        replayed_bumps = bool(self._pending)
-        if not self.breaker.allow() or not self._flush_pending():
+        if not self.breaker.allow():
             plan.result = "BYPASS"
             return None
-        if replayed_bumps:
-            plan.fetched = None  # read before the replayed bumps: it may hold a stale version
+        if self._recovered != self.breaker.trips:
+            if not self._recover():
+                plan.result = "BYPASS"
+                return None
+            plan.fetched = None  # read before the bumps: it may hold a stale version
         names = [key.removeprefix(self.prefix) for key in plan.keys]
         try:
             if plan.fetched is not None:
@@ -108,7 +116,7 @@ class ResponseCache:
             self._failed("read", exc)
             plan.result = "BYPASS"
             return None
-        version = version or 0
+        version = self._stamp(names[1], version)
         if entry is not None and entry.get("v") == version:
             plan.result = "HIT"
             response = Response(entry["b"], status=200, mimetype="application/json")
@@ -154,7 +162,7 @@ class ResponseCache:
 
     # -- storage -------------------------------------------------------------------------------
 
-    def _store(self, response: Response, key: str, version: int) -> None:
+    def _store(self, response: Response, key: str, version: str) -> None:
         body = response.get_data()
         tag = response.headers.get("ETag") or etag_of(body)
         response.headers["ETag"] = tag  # conditional_get reuses it for If-None-Match
@@ -165,46 +173,53 @@ class ResponseCache:
             self._failed("write", exc)
 
     def bump(self, namespaces: tuple[str, ...]) -> None:
-        """Make every entry of these namespaces unreachable (one pipelined round trip)."""
-        if not self.enabled:
-            return
-        if not self.breaker.allow():
-            self._pending.update(namespaces)
+        """Make every entry of these namespaces unreachable (one pipelined round trip).
+
+        A bump that cannot be made trips the breaker: the next read bumps everything first.
+        """
+        if not self.enabled or not self.breaker.allow():
             return
         try:
             if self.redis is not None:
                 pipe = self.redis.pipeline(transaction=False)
                 for name in namespaces:
-                    pipe.incr(f"{self.prefix}ns:{name}")
+                    pipe.incr(f"{self.prefix}{{{name}}}:v")
                 pipe.execute()
             else:
                 for name in namespaces:
-                    self.backend.inc(f"ns:{name}")
+                    self.backend.inc(f"{{{name}}}:v")
         except Exception as exc:
-            self._pending.update(namespaces)
             self._failed("invalidate", exc)
 
-    def _flush_pending(self) -> bool:
-        """Replay bumps lost to an outage before serving anything from the cache again."""
-        if not self._pending:
-            return True
-        pending, self._pending = tuple(self._pending), set()
-        self.bump(pending)
-        return not self._pending
+    def _recover(self) -> bool:
+        """After a Redis error (in the cache, the limits or idempotency), bump every namespace
+        before serving from the cache again: a bump lost in the outage, or acknowledged by a
+        master that a failover then replaced, must not let an old entry through."""
+        trips = self.breaker.trips
+        self.bump(EVERYTHING)
+        if self.breaker.trips != trips:
+            return False
+        self._recovered = trips
+        return True
+
+    def _stamp(self, version_key: str, version: int | None) -> str:
+        """The namespace version, and the server that holds it (see core.redis.server_of)."""
+        server = server_of(self.redis, self.prefix + version_key) if self.redis is not None else ""
+        return f"{server}/{version or 0}"
 
     def _failed(self, what: str, exc: Exception) -> None:
         log.warning("cache %s failed (%s); bypassing Redis for %.1fs", what, exc, self.breaker.cooldown)
         self.breaker.trip()
 
-    def _total_key(self, state: RequestState, policy: CachePolicy) -> str:
+    def _total_hash(self, state: RequestState, policy: CachePolicy) -> str:
         filters = urlencode(sorted((k, v) for k, v in request.args.items(multi=True) if k not in PAGING))
         raw = f"COUNT {request.path}?{filters} as {'*' if policy.public else visibility_class(state)}"
-        return "t:" + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
+        return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
-    def _entry_key(self, state: RequestState, policy: CachePolicy) -> str:
+    def _entry_hash(self, state: RequestState, policy: CachePolicy) -> str:
         query = urlencode(sorted(request.args.items(multi=True)))
         raw = f"GET {request.path}?{query} as {'*' if policy.public else visibility_class(state)}"
-        return "r:" + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
+        return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
 
 def visibility_class(state: RequestState) -> str:

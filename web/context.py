@@ -37,8 +37,8 @@ class CacheState:
     keys: list[str] = field(default_factory=list)  # entry, namespace version[, list total]
     fetched: list[Any] | None = None  # raw values read in the limiter's round trip
     result: str | None = None  # X-Cache: HIT, MISS or BYPASS
-    fill: tuple[str, int] | None = None  # (entry key, version) to store a MISS under
-    total: tuple[str, int, Any] | None = None  # (total key, version, cached value)
+    fill: tuple[str, str] | None = None  # (entry key, version stamp) to store a MISS under
+    total: tuple[str, str, Any] | None = None  # (total key, version stamp, cached value)
 
 
 @dataclass(slots=True)

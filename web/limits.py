@@ -1,19 +1,21 @@
 """Pipeline step 3: rate limits, per API key, else per user, else per client address.
 
-Flask-Limiter builds the storage and the strategy from configuration (`rate_limit.*`, the Redis
-URL). The pipeline then calls that strategy itself, at one fixed place, instead of letting
-Flask-Limiter's before_request hook evaluate every registered limit (~100 us a request, and its
-position would depend on hook registration order). What each operation adds to the caller's
-budget is declared on it (`@operation(limits=("login",))`).
+The `limits` library parses the budgets (`rate_limit.*`); the pipeline calls check() at one fixed
+place. What each operation adds to the caller's budget is declared on it
+(`@operation(limits=("login",))`).
 
-Strategy: fixed window. One atomic Lua call (INCRBY, and PEXPIRE when the window is new) both
-admits and counts, so N allowed means exactly N admitted under any concurrency across processes,
-at one Redis round trip per request. The same call returns the window's remaining time (for the
-headers) and reads the response cache's keys (a cached GET costs one round trip in all). The
-price of the fixed window is a possible burst of 2N across a window boundary.
+Strategy: fixed window. One atomic Lua call on the shared Redis client (INCRBY, and PEXPIRE when
+the window is new) both admits and counts, so N allowed means exactly N admitted under any
+concurrency across processes and hosts, at one Redis round trip per request. The same call
+returns the window's remaining time (for the headers) and, on one server or Sentinel, reads the
+response cache's keys (a cached GET costs one round trip in all). On a cluster the counter (its
+slot is the identity's, `{key:42}`) and the cache's keys (the namespace's slot) live on different
+nodes, so the cache reads them in a second round trip of its own. The price of the fixed window
+is a possible burst of 2N across a window boundary.
 
-Failure: a Redis error trips a breaker and the request is counted in per-process memory instead;
-an error never admits a request uncounted. The breaker probes Redis again after its cooldown.
+Failure: a Redis error trips the breaker and the request is counted in per-process memory
+instead; an error never admits a request uncounted. The breaker probes Redis again after its
+cooldown.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, Response, request
-from flask_limiter import Limiter
+from flask import Response, request
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, RedisStorage
-from limits.strategies import STRATEGIES, FixedWindowRateLimiter
+from limits.storage import MemoryStorage
 
-from core.redis import Breaker
+from core.redis import Breaker, is_cluster
 from core.settings import Settings
 from schemas.auth import LoginIn
 from services import auth
@@ -53,24 +53,27 @@ return out
 """
 
 
-class CountingFixedWindow(FixedWindowRateLimiter):
-    """Fixed window whose hit returns the count and reset time (and reads extra keys on Redis)."""
+class RedisWindow:
+    """The fixed window on the shared Redis client, on any topology: one script call per hit."""
 
-    _script: Any = None
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.script = client.register_script(INCR_WITH_TTL)
+        self.prefix = prefix
 
     def count(self, item: RateLimitItem, key: str, prefetch: list[str]) -> tuple[int, float, list[Any]]:
-        if isinstance(self.storage, RedisStorage):
-            if self._script is None:
-                self._script = self.storage.get_connection().register_script(INCR_WITH_TTL)
-            count, ttl_ms, *fetched = self._script(
-                [self.storage.prefixed_key(key), *prefetch], [item.get_expiry() * 1000, 1]
-            )
-            return int(count), time.time() + int(ttl_ms) / 1000, fetched
+        count, ttl_ms, *fetched = self.script([self.prefix + key, *prefetch], [item.get_expiry() * 1000, 1])
+        return int(count), time.time() + int(ttl_ms) / 1000, fetched
+
+
+class MemoryWindow:
+    """The same window in this process: without Redis, or while it fails."""
+
+    def __init__(self) -> None:
+        self.storage = MemoryStorage()
+
+    def count(self, item: RateLimitItem, key: str) -> tuple[int, float]:
         count = self.storage.incr(key, item.get_expiry())
-        return int(count), self.storage.get_expiry(key), []
-
-
-STRATEGIES.setdefault("inkwell-fixed-window", CountingFixedWindow)  # type: ignore[arg-type]
+        return int(count), self.storage.get_expiry(key)
 
 
 def identity(state: RequestState) -> str:
@@ -96,7 +99,7 @@ def login_account() -> str:
 
 
 class RateLimits:
-    def __init__(self, app: Flask, settings: Settings, redis_client: Any) -> None:
+    def __init__(self, settings: Settings, redis_client: Any, breaker: Breaker) -> None:
         config = settings.rate_limit
         self.enabled = config.enabled
         self.anonymous = parse(config.anonymous)
@@ -104,25 +107,11 @@ class RateLimits:
         # An empty tier ("unlimited") exempts the key.
         self.tiers = {name: parse(value) if value else None for name, value in config.tiers.items()}
         self.login = parse(config.login)
-        self.breaker = Breaker()
-        options: dict[str, Any] = {}
-        if redis_client is not None:
-            # Its own prefix, apart from the cache's; the shared pool keeps the short timeouts.
-            options = {
-                "connection_pool": redis_client.connection_pool,
-                "key_prefix": f"{settings.redis.key_prefix}:rl",
-            }
-        limiter = Limiter(
-            lambda: "",  # keys come from identity(); Flask-Limiter's own hook is never run (see above)
-            storage_uri=settings.redis.url if redis_client is not None else "memory://",
-            storage_options=options,
-            strategy="inkwell-fixed-window",
-            headers_enabled=False,
-        )
-        limiter.init_app(app)
-        self.shared: CountingFixedWindow = limiter.limiter  # type: ignore[assignment]
-        self.remote = redis_client is not None
-        self.local = CountingFixedWindow(MemoryStorage())  # Redis down: per-process counters
+        self.breaker = breaker  # shared with the cache: any Redis error makes it invalidate everything
+        self.remote = RedisWindow(redis_client, f"{settings.redis.key_prefix}:rl:") if redis_client else None
+        # One server or Sentinel: the counter's script also reads the cache's keys (any slots).
+        self.prefetch = redis_client is not None and not is_cluster(redis_client)
+        self.local = MemoryWindow()
 
     def budget(self, state: RequestState) -> RateLimitItem | None:
         actor = state.actor
@@ -151,7 +140,7 @@ class RateLimits:
                 ("login", self.login, f"login-addr:{addr}"),
                 ("login", self.login, f"login-account:{login_account()}"),
             ]
-        prefetch = state.cache.keys if state.cache is not None and self.remote else []
+        prefetch = state.cache.keys if state.cache is not None and self.prefetch else []
         for policy, item, key in checks:
             window = self._hit(state, policy, item, key, prefetch)
             prefetch = []  # only the first round trip carries the cache's reads
@@ -163,11 +152,12 @@ class RateLimits:
     def _hit(
         self, state: RequestState, policy: str, item: RateLimitItem, key: str, prefetch: list[str]
     ) -> RateWindow:
-        counter_key = item.key_for(policy, key)
+        # The identity is the hash tag: on a cluster, everything kept per caller shares its slot.
+        counter_key = item.key_for(policy, "{" + key + "}")
         count = reset_at = None
-        if self.remote and self.breaker.allow():
+        if self.remote is not None and self.breaker.allow():
             try:
-                count, reset_at, fetched = self.shared.count(item, counter_key, prefetch)
+                count, reset_at, fetched = self.remote.count(item, counter_key, prefetch)
                 if prefetch and state.cache is not None:
                     state.cache.fetched = fetched
             except Exception as exc:
@@ -176,8 +166,7 @@ class RateLimits:
                 )
                 self.breaker.trip()
         if count is None or reset_at is None:
-            strategy = self.local if self.remote else self.shared
-            count, reset_at, _ = strategy.count(item, counter_key, [])
+            count, reset_at = self.local.count(item, counter_key)
         return RateWindow(
             policy=policy,
             limit=item.amount,

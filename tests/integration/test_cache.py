@@ -102,7 +102,7 @@ def test_cache_values_are_json_under_their_own_prefix(rapi, redis_prefix):
 
     rapi.client.get("/api/v1/items")
     client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{redis_prefix}:cache:r:*"))
+    keys = list(client.scan_iter(match=f"{redis_prefix}:cache:{{*}}:r:*"))
     assert keys
     entry = orjson.loads(client.get(keys[0]))
     assert set(entry) == {"v", "b", "e", "l"}
