@@ -15,7 +15,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from redis import Redis
+from redis import Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
@@ -97,6 +97,35 @@ def server_of(client: Any, key: str) -> str:
         host, port = pool.master_address
         return f"{host}:{port}"
     return ""
+
+
+class MasterWatch:
+    """Sentinel: asks the sentinels for the master at most every `interval` seconds.
+
+    A manual failover leaves the old master accepting writes until the sentinels reconfigure it
+    (up to ~10 s later); a process still talking to it would miss what others now write to the
+    new one. Asking keeps that window to `interval`, at one sentinel round trip per interval
+    per process; a new address makes the pool drop its connections to the old master.
+    """
+
+    def __init__(self, client: Any, interval: float = 1.0) -> None:
+        pool = getattr(client, "connection_pool", None)
+        self.pool = pool if isinstance(pool, SentinelConnectionPool) else None
+        self.interval = interval
+        self._known: tuple[str, int] | None = None
+        self._next = 0.0
+
+    def moved(self) -> bool:
+        """True once after the master changed (never on the first look)."""
+        if self.pool is None or time.monotonic() < self._next:
+            return False
+        self._next = time.monotonic() + self.interval
+        try:
+            address = self.pool.get_master_address()
+        except RedisError:  # no sentinel answers: keep the master we have
+            return False
+        known, self._known = self._known, address
+        return known is not None and known != address
 
 
 def check(client: Any) -> None:

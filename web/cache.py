@@ -13,9 +13,10 @@ bumps with `@operation(invalidates=("posts", ...))`.
   version, which the bump has already made unreachable.
 - Layout: a namespace's version, entries and list totals share one hash slot (`{posts}`), so
   that MGET (and the limiter's script, which reads them too) touches one slot on a cluster.
-- Lost bumps: after any Redis error this process has seen, every namespace is bumped before the
-  cache serves again; and the stamp names the server that holds the namespace (the Sentinel
-  master, the cluster node), so entries written before a failover are misses in every process.
+- Lost bumps: after any Redis error this process has seen, or a Sentinel failover it noticed
+  (core.redis.MasterWatch), every namespace is bumped before the cache serves again; and the
+  stamp names the server that holds the namespace (the Sentinel master, the cluster node), so
+  entries written before a failover are misses in every process, new ones included.
 - Without Redis the cache is in-process (SimpleCache), which is only correct with one worker:
   with several, it is switched off rather than serving one process's stale copy from another.
 """
@@ -32,7 +33,7 @@ import orjson
 from flask import Flask, Response, request
 from flask_caching import Cache
 
-from core.redis import Breaker, server_of
+from core.redis import Breaker, MasterWatch, server_of
 from core.settings import Settings
 from web.context import CacheState, RequestState, state
 from web.contract import CachePolicy, etag_of
@@ -64,6 +65,7 @@ class ResponseCache:
         self.enabled = settings.cache.enabled and (redis_client is not None or settings.server.workers == 1)
         # The breaker trips this process has recovered from by bumping every namespace.
         self._recovered = breaker.trips
+        self.master = MasterWatch(redis_client)
         if redis_client is not None:
             config = {
                 "CACHE_TYPE": "RedisCache",
@@ -101,7 +103,7 @@ class ResponseCache:
         if not self.breaker.allow():
             plan.result = "BYPASS"
             return None
-        if self._recovered != self.breaker.trips:
+        if self.master.moved() or self._recovered != self.breaker.trips:
             if not self._recover():
                 plan.result = "BYPASS"
                 return None
@@ -192,9 +194,9 @@ class ResponseCache:
             self._failed("invalidate", exc)
 
     def _recover(self) -> bool:
-        """After a Redis error (in the cache, the limits or idempotency), bump every namespace
-        before serving from the cache again: a bump lost in the outage, or acknowledged by a
-        master that a failover then replaced, must not let an old entry through."""
+        """After a Redis error (in the cache, the limits or idempotency) or a Sentinel failover,
+        bump every namespace before serving from the cache again: a bump lost in the outage, or
+        acknowledged by a master that a failover then replaced, must not let an old entry through."""
         trips = self.breaker.trips
         self.bump(EVERYTHING)
         if self.breaker.trips != trips:

@@ -72,7 +72,7 @@ def _process(args: list[str], directory: Path, name: str) -> Iterator[subprocess
 
 
 def _server_args(port: int, *extra: str) -> list[str]:
-    no_disk = ["--save", "", "--appendonly", "no"]
+    no_disk = ["--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0"]
     return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", *no_disk, *extra]
 
 
@@ -136,7 +136,10 @@ def sentinel() -> Iterator[SentinelSet]:
     with tempfile.TemporaryDirectory(prefix="inkwell-sentinel-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
         stack.enter_context(_process(_server_args(master), directory, "master"))
-        replica_args = _server_args(replica, "--replicaof", "127.0.0.1", str(master))
+        # Writable, so that a test can make it lose a write its master acknowledged.
+        replica_args = _server_args(
+            replica, "--replicaof", "127.0.0.1", str(master), "--replica-read-only", "no"
+        )
         stack.enter_context(_process(replica_args, directory, "replica"))
         wait_until(
             lambda: (
