@@ -199,6 +199,9 @@ def test_sentinel_cache_limits_and_failover(sqlite_url, sentinels):
         counts = {status: statuses.count(status) for status in set(statuses)}
         assert len(statuses) > 30 and set(counts) == {200, 201}, counts
 
+        # The workers moved to the new master (it was a replica: no script ran on it before).
+        promoted = redis.Redis(port=sentinels.master_port_now(), socket_timeout=2)
+        assert promoted.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0) > 0
         # The lost bump does not bring the old entry back; a write is seen by the very next read;
         # the cache serves again.
         author.assert_reads("lost bump")
