@@ -109,11 +109,11 @@ def test_a_limiter_storage_error_counts_in_process_never_unlimited(make_app, mon
     api = limited(make_app, anonymous="3/minute")
     limits = api.app.pipeline.limits
 
-    def broken(*_args: Any) -> Any:
-        raise ConnectionError("storage down")
+    class Broken:
+        def count(self, *_args: Any) -> Any:
+            raise ConnectionError("storage down")
 
-    monkeypatch.setattr(limits, "remote", True)  # as if Redis were configured, and failing
-    monkeypatch.setattr(limits.shared, "count", broken)
+    monkeypatch.setattr(limits, "remote", Broken())  # as if Redis were configured, and failing
     statuses = [api.client.get("/api/v1/items").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 

@@ -1,0 +1,54 @@
+"""redis.url picks the topology: the Sentinel client's service, database and sentinels; bad URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis.sentinel import SentinelConnectionPool
+
+from core.redis import make_redis
+from core.settings import Settings
+from web.cache import EVERYTHING
+
+
+def client_for(url: str) -> Any:
+    return make_redis(Settings(env="test", redis={"url": url}))
+
+
+def test_sentinel_url_names_the_sentinels_the_service_and_the_database() -> None:
+    client = client_for("redis+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26380/inkwell/2")
+    pool = client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool)
+    assert pool.service_name == "inkwell"
+    assert pool.connection_kwargs["db"] == 2
+    assert pool.connection_kwargs["password"] == "s3cret"
+    sentinels = [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+                 for s in pool.sentinel_manager.sentinels]  # fmt: skip
+    assert sentinels == [("10.0.0.1", 26379), ("10.0.0.2", 26380)]
+    # The sentinels are asked without the data nodes' password.
+    assert all(
+        s.connection_pool.connection_kwargs.get("password") is None for s in pool.sentinel_manager.sentinels
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://10.0.0.1:26379",  # no service name
+        "redis+sentinel://10.0.0.1/inkwell",  # no port
+        "redis+cluster://10.0.0.1:7000/1",  # a cluster has database 0 only
+        "memcached://10.0.0.1:11211",
+    ],
+)
+def test_bad_urls_stop_the_start(url: str) -> None:
+    with pytest.raises(ValueError):
+        client_for(url)
+
+
+def test_every_cached_namespace_is_bumped_after_a_redis_error(app) -> None:
+    """The cache's recovery bumps EVERYTHING: no cached namespace may be missing from it."""
+    from web.pipeline import operations
+
+    cached = {op.cache.namespace for op in operations(app) if op.cache is not None}
+    assert cached and cached <= set(EVERYTHING)
