@@ -63,8 +63,9 @@ class ResponseCache:
         self.breaker = breaker
         self.ttl = settings.cache.default_ttl_seconds
         self.enabled = settings.cache.enabled and (redis_client is not None or settings.server.workers == 1)
-        # The breaker trips this process has recovered from by bumping every namespace.
-        self._recovered = breaker.trips
+        # The breaker trips this process has recovered from by bumping every namespace (None:
+        # it noticed a new Sentinel master and has not yet).
+        self._recovered: int | None = breaker.trips
         self.master = MasterWatch(redis_client)
         if redis_client is not None:
             config = {
@@ -103,8 +104,9 @@ class ResponseCache:
         if not self.breaker.allow():
             plan.result = "BYPASS"
             return None
-        if self.master.moved() or self._recovered != self.breaker.trips:
-            if not self._recover():
+        if self._must_recover():
+            self.bump(EVERYTHING)
+            if self._must_recover():
                 plan.result = "BYPASS"
                 return None
             plan.fetched = None  # read before the bumps: it may hold a stale version
@@ -175,34 +177,35 @@ class ResponseCache:
             self._failed("write", exc)
 
     def bump(self, namespaces: tuple[str, ...]) -> None:
-        """Make every entry of these namespaces unreachable (one pipelined round trip).
-
-        A bump that cannot be made trips the breaker: the next read bumps everything first.
-        """
+        """Make every entry of these namespaces unreachable (one pipelined round trip); every
+        namespace while this process must recover. A bump that fails trips the breaker, so the
+        next read or write bumps everything first."""
         if not self.enabled or not self.breaker.allow():
             return
+        trips, recovering = self.breaker.trips, self._must_recover()
+        names = EVERYTHING if recovering else namespaces
         try:
             if self.redis is not None:
                 pipe = self.redis.pipeline(transaction=False)
-                for name in namespaces:
+                for name in names:
                     pipe.incr(f"{self.prefix}{{{name}}}:v")
                 pipe.execute()
             else:
-                for name in namespaces:
+                for name in names:
                     self.backend.inc(f"{{{name}}}:v")
         except Exception as exc:
             self._failed("invalidate", exc)
+            return
+        if recovering:
+            self._recovered = trips
 
-    def _recover(self) -> bool:
+    def _must_recover(self) -> bool:
         """After a Redis error (in the cache, the limits or idempotency) or a Sentinel failover,
-        bump every namespace before serving from the cache again: a bump lost in the outage, or
+        every namespace is bumped before the cache serves again: a bump lost in the outage, or
         acknowledged by a master that a failover then replaced, must not let an old entry through."""
-        trips = self.breaker.trips
-        self.bump(EVERYTHING)
-        if self.breaker.trips != trips:
-            return False
-        self._recovered = trips
-        return True
+        if self.master.moved():
+            self._recovered = None
+        return self._recovered != self.breaker.trips
 
     def _stamp(self, version_key: str, version: int | None) -> str:
         """The namespace version, and the server that holds it (see core.redis.server_of)."""

@@ -8,6 +8,7 @@ with no 500 and no stale read after it. In-process: how many Redis round trips a
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ import requests
 from app import create_app
 from tests.conftest import PASSWORD, Api, make_settings
 from tests.integration.redis_topologies import SERVICE, SentinelSet, cluster, sentinel, wait_until
-from tests.live import app_env, live_server
+from tests.live import ROOT, app_env, live_server
 
 LIMIT = 20
 BURST = 60
@@ -94,12 +95,23 @@ class Author:
     def retitle(self, title: str) -> int:
         return requests.patch(self.path, json={"title": title}, headers=self.auth, timeout=10).status_code
 
-    def assert_reads(self, title: str) -> None:
-        """The detail and the list show `title`, through both workers (several reads each)."""
+    def assert_reads(self, title: str, *, cached: bool = True) -> None:
+        """The detail and the list show `title`, through both workers (several reads each);
+        `cached`: through the cache (HIT or MISS), never around it (BYPASS)."""
         for n in range(4):
-            assert requests.get(self.path, headers=reader(), timeout=5).json()["title"] == title, n
-            listed = requests.get(f"{self.base}/api/v1/posts", headers=reader(), timeout=5).json()
-            assert listed["items"][0]["title"] == title, n
+            detail = requests.get(self.path, headers=reader(), timeout=5)
+            listed = requests.get(f"{self.base}/api/v1/posts", headers=reader(), timeout=5)
+            assert detail.json()["title"] == title, n
+            assert listed.json()["items"][0]["title"] == title, n
+            if cached:
+                assert {detail.headers["X-Cache"], listed.headers["X-Cache"]} <= {"HIT", "MISS"}, n
+
+
+def redis_warnings(base: str) -> list[str]:
+    """What the server logged about failing Redis calls (cache, limits, idempotency)."""
+    log = ROOT / "var" / f"live-{base.rsplit(':', 1)[1]}.log"
+    pattern = re.compile(r" (WARNING|ERROR) inkwell\.(cache|limits|idempotency) ")
+    return [line for line in log.read_text().splitlines() if pattern.search(line)]
 
 
 def assert_cache_limits_and_readiness(base: str) -> Author:
@@ -117,6 +129,14 @@ def assert_cache_limits_and_readiness(base: str) -> Author:
         assert author.retitle(f"v{round_}") == 200
         author.assert_reads(f"v{round_}")
 
+    # Idempotency-Key: the second POST is the first one's stored response, replayed.
+    key = {"Idempotency-Key": uuid.uuid4().hex, **author.auth}
+    body = {"title": "once", "content": "c"}
+    first = requests.post(f"{base}/api/v1/posts", json=body, headers=key, timeout=10)
+    again = requests.post(f"{base}/api/v1/posts", json=body, headers=key, timeout=10)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+
     # Exactly LIMIT of BURST concurrent requests from one (fresh) address get through.
     def get(_: int) -> int:
         return requests.get(f"{base}/api/v1/items", headers=addr(3), timeout=30).status_code
@@ -124,6 +144,8 @@ def assert_cache_limits_and_readiness(base: str) -> Author:
     with ThreadPoolExecutor(max_workers=BURST) as pool:
         statuses = list(pool.map(get, range(BURST)))
     assert statuses.count(200) == LIMIT and statuses.count(429) == BURST - LIMIT, statuses
+    # All of it on the topology: no Redis call failed over to the in-process fallbacks.
+    assert not redis_warnings(base)
     return author
 
 
@@ -155,6 +177,7 @@ def test_sentinel_cache_limits_and_failover(sqlite_url, sentinels):
         # A bump the master acknowledged but never passed on, simulated: the title changes (the
         # master bumps the namespace, the replica follows), then the replica alone goes back to
         # the version before. Once promoted, it holds the old entry under the current version.
+        requests.get(author.path, headers=reader(), timeout=5)
         assert requests.get(author.path, headers=reader(), timeout=5).headers["X-Cache"] == "HIT"
         assert author.retitle("lost bump") == 200
         assert redis.Redis(port=sentinels.master_port_now(), socket_timeout=2).wait(1, 2000) == 1
@@ -204,10 +227,10 @@ def test_sentinel_cache_limits_and_failover(sqlite_url, sentinels):
         assert promoted.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0) > 0
         # The lost bump does not bring the old entry back; a write is seen by the very next read;
         # the cache serves again.
-        author.assert_reads("lost bump")
+        author.assert_reads("lost bump", cached=False)
         for round_ in range(1, 3):
             assert author.retitle(f"after failover {round_}") == 200
-            author.assert_reads(f"after failover {round_}")
+            author.assert_reads(f"after failover {round_}", cached=False)
         wait_until(
             lambda: requests.get(author.path, headers=reader(), timeout=5).headers["X-Cache"] == "HIT",
             "the cache serves again",
@@ -251,3 +274,13 @@ def test_cached_get_round_trips_sentinel_one_cluster_two(sqlite_url, sentinels, 
     assert count_round_trips(sentinels.url, sqlite_url, monkeypatch, tuple(sentinels.sentinel_ports)) == 1
     # Cluster: the counter's slot is the caller's, the entry's is the namespace's.
     assert count_round_trips(cluster_url, sqlite_url, monkeypatch) == 2
+
+
+def test_readyz_fails_when_the_sentinels_know_no_such_master(sqlite_url, sentinels):
+    url = sentinels.url.replace(f"/{SERVICE}/", "/no-such-service/")
+    app = create_app(make_settings(sqlite_url, redis={"url": url}))
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["checks"]["redis"] == "fail"
+    # The API itself keeps serving, around the cache.
+    listed = app.test_client().get("/api/v1/items")
+    assert listed.status_code == 200 and listed.headers["X-Cache"] == "BYPASS"
