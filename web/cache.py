@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ from core.redis import Breaker, MasterWatch, server_of
 from core.settings import Settings
 from web.context import CacheState, RequestState, state
 from web.contract import CachePolicy, etag_of
+from web.credentials import AUTH_NAMESPACE
 
 log = logging.getLogger("inkwell.cache")
 
@@ -45,6 +47,13 @@ PAGING = frozenset({"page", "per_page", "sort"})
 
 # Namespaces a user deletion can touch: their posts, comments and profile all go.
 EVERYTHING = ("users", "posts", "comments", "items")
+# What a recovery bumps: the response cache's namespaces and the remembered callers' (web/credentials.py).
+ALL_NAMESPACES = (*EVERYTHING, AUTH_NAMESPACE)
+
+
+def version_name(namespace: str) -> str:
+    """A namespace's version key (without the prefix); the hash tag is the namespace's slot."""
+    return "{" + namespace + "}:v"
 
 
 class JsonSerializer:
@@ -92,7 +101,7 @@ class ResponseCache:
             return
         policy = operation.cache
         tag = "{" + policy.namespace + "}"  # one hash slot per namespace (see the module docstring)
-        names = [f"{tag}:r:{self._entry_hash(state, policy)}", f"{tag}:v"]
+        names = [f"{tag}:r:{self._entry_hash(state, policy)}", version_name(policy.namespace)]
         if policy.counts:
             names.append(f"{tag}:t:{self._total_hash(state, policy)}")
         state.cache = CacheState(keys=[self.prefix + name for name in names])
@@ -104,9 +113,9 @@ class ResponseCache:
         if not self.breaker.allow():
             plan.result = "BYPASS"
             return None
-        if self._must_recover():
-            self.bump(EVERYTHING)
-            if self._must_recover():
+        if self.must_recover():
+            self.bump(ALL_NAMESPACES)
+            if self.must_recover():
                 plan.result = "BYPASS"
                 return None
             plan.fetched = None  # read before the bumps: it may hold a stale version
@@ -152,17 +161,43 @@ class ResponseCache:
 
     def finish(self, state: RequestState, response: Response) -> None:
         """Store a MISS's 200; after a 2xx write, bump the namespaces the operation declares."""
+        operation = state.operation
         if state.method == "GET":
             plan = state.cache
             if plan is not None and plan.fill is not None and response.status_code == 200:
                 self._store(response, *plan.fill)
-        elif (
-            state.operation is not None
-            and state.operation.invalidates
-            and 200 <= response.status_code < 300
-            and not state.replayed
-        ):
-            self.bump(state.operation.invalidates)
+        elif operation is not None and not state.replayed:
+            if operation.invalidates and 200 <= response.status_code < 300:
+                self.bump(operation.invalidates)
+            elif operation.revokes:
+                self.bump((AUTH_NAMESPACE,))
+
+    def version_key(self, namespace: str) -> str:
+        """The Redis key of a namespace's version, for a script that reads it (web/limits.py)."""
+        return self.prefix + version_name(namespace)
+
+    def version(self, namespace: str) -> int | None:
+        """A namespace's version; None when it cannot be read, so nothing stamped may be trusted.
+
+        A missing version (a Redis that restarted empty) is set to a random number first: a
+        counter starting again at 0 could match a stamp taken before a bump that was lost.
+        """
+        if not self.enabled or not self.breaker.allow():
+            return None
+        if self.must_recover():
+            self.bump(ALL_NAMESPACES)
+            if self.must_recover():
+                return None
+        key = version_name(namespace)
+        try:
+            value = self.backend.get(key)
+            if value is None:
+                self.backend.add(key, secrets.randbits(48), timeout=0)
+                value = self.backend.get(key)
+        except Exception as exc:
+            self._failed("read", exc)
+            return None
+        return value if isinstance(value, int) else None
 
     # -- storage -------------------------------------------------------------------------------
 
@@ -182,24 +217,24 @@ class ResponseCache:
         next read or write bumps everything first."""
         if not self.enabled or not self.breaker.allow():
             return
-        trips, recovering = self.breaker.trips, self._must_recover()
-        names = EVERYTHING if recovering else namespaces
+        trips, recovering = self.breaker.trips, self.must_recover()
+        names = ALL_NAMESPACES if recovering else namespaces
         try:
             if self.redis is not None:
                 pipe = self.redis.pipeline(transaction=False)
                 for name in names:
-                    pipe.incr(f"{self.prefix}{{{name}}}:v")
+                    pipe.incr(self.version_key(name))
                 pipe.execute()
             else:
                 for name in names:
-                    self.backend.inc(f"{{{name}}}:v")
+                    self.backend.inc(version_name(name))
         except Exception as exc:
             self._failed("invalidate", exc)
             return
         if recovering:
             self._recovered = trips
 
-    def _must_recover(self) -> bool:
+    def must_recover(self) -> bool:
         """After a Redis error (in the cache, the limits or idempotency) or a Sentinel failover,
         every namespace is bumped before the cache serves again: a bump lost in the outage, or
         acknowledged by a master that a failover then replaced, must not let an old entry through."""
