@@ -92,7 +92,7 @@ def test_a_lost_version_never_lets_a_revoked_key_back_in(redis_app: Any, redis_p
     with app.extensions["inkwell"].db.session(write=True) as session:
         session.execute(update(ApiKey).values(revoked_at=ApiKey.created_at))
         session.commit()
-    redis.Redis.from_url(REDIS_URL).delete(f"{redis_prefix}:cache:ns:auth")
+    redis.Redis.from_url(REDIS_URL).delete(f"{redis_prefix}:cache:{{auth}}:v")
     assert_problem(api.client.get("/api/v1/me", headers=key), 401)
 
 

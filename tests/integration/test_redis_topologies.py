@@ -241,8 +241,9 @@ def test_sentinel_cache_limits_and_failover(sqlite_url, sentinels):
 
 def count_round_trips(
     redis_url: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch, sentinel_ports: tuple[int, ...] = ()
-) -> int:
-    """Redis commands sent for one cached GET with the limiter on (pipelines count as one)."""
+) -> tuple[int, int]:
+    """Redis commands sent for one cached GET with the limiter on (a pipeline counts once):
+    anonymous, and by a remembered caller (bearer token)."""
     settings = make_settings(
         sqlite_url,
         redis={"url": redis_url, "key_prefix": f"t{uuid.uuid4().hex[:8]}"},
@@ -250,9 +251,11 @@ def count_round_trips(
     )
     app = create_app(settings)
     api = Api(app.test_client(), app)
-    post = api.post(api.user(f"u{uuid.uuid4().hex[:8]}"), status="published")
+    bearer = api.user(f"u{uuid.uuid4().hex[:8]}")
+    post = api.post(bearer, status="published")
     url = f"/api/v1/posts/{post['id']}"
     assert api.client.get(url).headers["X-Cache"] == "MISS"
+    assert api.client.get(url, headers=bearer).headers["X-Cache"] == "MISS"  # and remembered
     sent: list[Any] = []
     original = redis.connection.AbstractConnection.send_packed_command
 
@@ -261,19 +264,27 @@ def count_round_trips(
             sent.append(command)
         return original(self, command, *args, **kwargs)
 
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    response = api.client.get(url)
-    monkeypatch.undo()
-    assert response.headers["X-Cache"] == "HIT"
-    assert int(response.headers["X-RateLimit-Remaining"]) < 1000
-    return len(sent)
+    counts = []
+    for headers in ({}, bearer):
+        sent.clear()
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+        response = api.client.get(url, headers=headers)
+        monkeypatch.undo()
+        assert response.headers["X-Cache"] == "HIT"
+        assert int(response.headers["X-RateLimit-Remaining"]) < 1000
+        counts.append(len(sent))
+    return counts[0], counts[1]
 
 
 def test_cached_get_round_trips_sentinel_one_cluster_two(sqlite_url, sentinels, cluster_url, monkeypatch):
-    # Sentinel: the limiter's script reads the cache's keys (one master, any slots).
-    assert count_round_trips(sentinels.url, sqlite_url, monkeypatch, tuple(sentinels.sentinel_ports)) == 1
-    # Cluster: the counter's slot is the caller's, the entry's is the namespace's.
-    assert count_round_trips(cluster_url, sqlite_url, monkeypatch) == 2
+    # Sentinel: the limiter's script reads the cache's keys and the auth version (one master).
+    assert count_round_trips(sentinels.url, sqlite_url, monkeypatch, tuple(sentinels.sentinel_ports)) == (
+        1,
+        1,
+    )
+    # Cluster: the counter's slot is the caller's, the entry's the namespace's, the auth version's
+    # its own: a script, an MGET, and for a remembered caller a GET.
+    assert count_round_trips(cluster_url, sqlite_url, monkeypatch) == (2, 3)
 
 
 def test_readyz_fails_when_the_sentinels_know_no_such_master(sqlite_url, sentinels):
