@@ -7,6 +7,7 @@ with no 500 and no stale read after it. In-process: how many Redis round trips a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
@@ -295,3 +296,18 @@ def test_readyz_fails_when_the_sentinels_know_no_such_master(sqlite_url, sentine
     # The API itself keeps serving, around the cache.
     listed = app.test_client().get("/api/v1/items")
     assert listed.status_code == 200 and listed.headers["X-Cache"] == "BYPASS"
+
+
+def test_a_dead_cluster_master_is_not_ready_and_never_a_500(sqlite_url):
+    with cluster() as url:
+        app = create_app(make_settings(sqlite_url, redis={"url": url}, rate_limit={"enabled": True}))
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        port = int(url.rsplit(":", 1)[1])
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis(port=port, socket_timeout=2).shutdown(nosave=True)
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.get_json()["checks"]["redis"] == "fail"
+        # Whichever slots the caller's counter and the namespaces fall in: answers, not errors.
+        statuses = [client.get(f"/api/v1/items?page={n}").status_code for n in range(1, 21)]
+        assert statuses == [200] * 20
