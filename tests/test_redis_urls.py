@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from redis.connection import SSLConnection
 from redis.sentinel import SentinelConnectionPool
 
 from core.redis import make_redis
@@ -30,6 +31,14 @@ def test_sentinel_url_names_the_sentinels_the_service_and_the_database() -> None
     assert all(
         s.connection_pool.connection_kwargs.get("password") is None for s in pool.sentinel_manager.sentinels
     )
+
+
+def test_rediss_is_tls_with_the_short_timeouts() -> None:
+    client = client_for("rediss://cache.internal:6380/1")
+    assert client.connection_pool.connection_class is SSLConnection
+    kwargs = client.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("cache.internal", 6380, 1)
+    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.25
 
 
 @pytest.mark.parametrize(
