@@ -139,18 +139,18 @@ class ResponseCache:
         return total
 
     def finish(self, state: RequestState, response: Response) -> None:
-        """Store a MISS's 200; after a 2xx write, bump the namespaces the operation declares."""
+        """Store a MISS's 200; after a 2xx write, bump the namespaces the operation declares (or
+        that a console page named once its service call committed)."""
         if state.method == "GET":
             plan = state.cache
             if plan is not None and plan.fill is not None and response.status_code == 200:
                 self._store(response, *plan.fill)
-        elif (
-            state.operation is not None
-            and state.operation.invalidates
-            and 200 <= response.status_code < 300
-            and not state.replayed
-        ):
-            self.bump(state.operation.invalidates)
+            return
+        declared = ()
+        if state.operation is not None and 200 <= response.status_code < 300 and not state.replayed:
+            declared = state.operation.invalidates
+        if declared or state.invalidates:
+            self.bump((*declared, *state.invalidates))
 
     # -- storage -------------------------------------------------------------------------------
 

@@ -1,0 +1,98 @@
+"""How the pipeline serves the console (its `Pages` branch) and the Flask setup the console needs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from http import HTTPStatus
+
+from flask import Flask, Response, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFProtect
+
+from console import session as console_session
+from console.views import PREFIX, blueprint
+from core.settings import Settings
+from web.context import SAFE_METHODS, RequestState
+from web.errors import classify
+
+log = logging.getLogger("inkwell.console")
+
+# Only this origin's scripts, styles and images; no inline script; never inside a frame.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class ConsolePages:
+    """The pipeline's `Pages` for /console."""
+
+    def __init__(self, csrf: CSRFProtect) -> None:
+        self.csrf = csrf
+
+    def owns(self) -> bool:
+        return request.path == PREFIX or request.path.startswith(f"{PREFIX}/")
+
+    def authenticate(self, state: RequestState) -> None:
+        state.actor = current_user.actor if current_user.is_authenticated else None
+
+    def named_limits(self) -> tuple[str, ...]:
+        # The login form obeys the API login's limits: per address and per account.
+        return ("login",) if request.endpoint == "console.login" and request.method == "POST" else ()
+
+    def protect(self) -> None:
+        if request.method not in SAFE_METHODS:
+            self.csrf.protect()  # CSRFError, a 400, when the token is missing or wrong
+
+    def secure(self, response: Response) -> Response:
+        headers = response.headers
+        headers["Content-Security-Policy"] = CSP
+        headers["X-Frame-Options"] = "DENY"
+        # Pages show secrets (a new key) and personal data: never stored by any cache.
+        headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def error_page(self, exc: Exception) -> Response:
+        failure = classify(exc)
+        try:
+            # The error template reads nothing from the session or the database: it must render
+            # when those are what failed.
+            body = render_template(
+                "console/error.html",
+                status=failure.status,
+                title=HTTPStatus(failure.status).phrase,
+                detail=failure.detail,
+            )
+        except Exception:
+            log.exception("rendering the console's error page failed")
+            body = f"{failure.status} {HTTPStatus(failure.status).phrase}\n"
+            response = Response(body, status=failure.status, mimetype="text/plain")
+        else:
+            response = Response(body, status=failure.status, mimetype="text/html")
+        for name, value in failure.headers.items():
+            response.headers[name] = value
+        return self.secure(response)
+
+
+def install(app: Flask, settings: Settings) -> ConsolePages:
+    """Configure cookies, Flask-Login and CSRF, register the blueprint; the pipeline gets the pages."""
+    app.config.update(
+        # Its own key, derived from the configured secret: the session cookie and the API's
+        # tokens never share a signing key.
+        SECRET_KEY=hmac.new(
+            settings.auth.secret_key.encode(), b"inkwell console session", hashlib.sha256
+        ).hexdigest(),
+        SESSION_COOKIE_NAME="inkwell_console",
+        SESSION_COOKIE_PATH=PREFIX,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env == "production",
+        # The pipeline calls CSRFProtect.protect() itself (before_request hooks never run).
+        WTF_CSRF_CHECK_DEFAULT=False,
+    )
+    console_session.login_manager.init_app(app)
+    csrf = CSRFProtect(app)
+    app.register_blueprint(blueprint)
+    return ConsolePages(csrf)
