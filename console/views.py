@@ -161,9 +161,10 @@ def profile() -> Any:
             changes["bio"] = form.bio.data or ""
         if form.email.data != me.email:
             changes["email"] = form.email.data or ""
-        if form.password.data or form.current_password.data:
-            changes["password"] = form.password.data or ""
-            changes["current_password"] = form.current_password.data or ""
+        # An empty password box is a field not sent: the service says which one is missing.
+        for name in ("password", "current_password"):
+            if form[name].data:
+                changes[name] = form[name].data
         data = parse(form, MeUpdate, changes)
         if data is not None:
             try:
