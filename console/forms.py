@@ -1,8 +1,9 @@
 """The console's forms. They hold no rules of their own: every value is validated by the API's
 pydantic schema (`parse`), and service errors become form errors (`fail`).
 
-WTForms fields carry no validators (but Optional: an empty date is no date); a FlaskForm adds
-the CSRF token (checked by `validate_on_submit`, and before the view by the pipeline's CSRF step).
+WTForms fields carry no validators (but Optional: an empty date is no date) and do not judge
+choices (validate_choice=False: the schema's Literal does). A FlaskForm adds the CSRF token,
+checked by `validate_on_submit` and, before the view, by the pipeline's CSRF step.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from wtforms import (
     EmailField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -91,7 +93,7 @@ class ProfileForm(FlaskForm):
 
 class KeyForm(FlaskForm):
     name = StringField("Key name")
-    scopes = CheckboxesField("Scopes", choices=[])
+    scopes = CheckboxesField("Scopes", choices=[], validate_choice=False)
     expires_at = DateTimeLocalField(
         "Expires at",
         format="%Y-%m-%dT%H:%M",
@@ -112,12 +114,18 @@ class KeyForm(FlaskForm):
 class PostForm(FlaskForm):
     title = StringField("Title")
     content = TextAreaField("Content")
-    status = SelectField("Status", choices=[("draft", "Draft"), ("published", "Published")])
+    status = SelectField(
+        "Status",
+        choices=[SelectChoice("draft", "Draft"), SelectChoice("published", "Published")],
+        validate_choice=False,
+    )
     submit = SubmitField("Save")
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[("user", "User"), ("admin", "Admin")])
+    role = SelectField(
+        "Role", choices=[SelectChoice("user", "User"), SelectChoice("admin", "Admin")], validate_choice=False
+    )
     submit = SubmitField("Save")
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 from pydantic import BaseModel, ValidationError
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from console import session as console_session
 from console.forms import (
@@ -184,7 +185,7 @@ def profile() -> Any:
 def _key_form() -> KeyForm:
     form = KeyForm()
     # Only scopes this user may hold; the service refuses any other anyway.
-    form.scopes.choices = [(s, s) for s in sorted(scopes_of_role(actor().role))]
+    form.scopes.choices = [SelectChoice(s) for s in sorted(scopes_of_role(actor().role))]
     return form
 
 

@@ -34,7 +34,8 @@ class Console:
 
     def signup(self, username: str, password: str = PASSWORD) -> Any:
         response = self.submit(
-            "/console/signup", {"username": username, "email": f"{username}@example.com", "password": password}
+            "/console/signup",
+            {"username": username, "email": f"{username}@example.com", "password": password},
         )
         assert response.status_code == 303, errors(response)
         return response

@@ -93,12 +93,16 @@ def test_login_redirects_back_to_the_page_asked_for_but_never_off_site(console: 
     asked = console.client.get("/console/usage")
     assert asked.status_code == 302 and asked.headers["Location"].startswith("/console/login?next=")
     response = console.submit(
-        "/console/login?next=/console/usage", {"username": "alice", "password": PASSWORD}, form="/console/login"
+        "/console/login?next=/console/usage",
+        {"username": "alice", "password": PASSWORD},
+        form="/console/login",
     )
     assert response.headers["Location"] == "/console/usage"
     console.client.post("/console/logout", data={"csrf_token": console.token("/console/keys")})
     response = console.submit(
-        "/console/login?next=//evil.example/x", {"username": "alice", "password": PASSWORD}, form="/console/login"
+        "/console/login?next=//evil.example/x",
+        {"username": "alice", "password": PASSWORD},
+        form="/console/login",
     )
     assert response.headers["Location"] == "/console/keys"
 
@@ -171,13 +175,18 @@ def test_password_change_needs_the_current_password_and_keeps_this_session(conso
     console.user("alice")
     api_login = console.client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
     refresh = api_login.get_json()["refresh_token"]
-    wrong = console.submit("/console/profile", {"current_password": "not-it-at-all", "password": "new-password-1"})
+    wrong = console.submit(
+        "/console/profile", {"current_password": "not-it-at-all", "password": "new-password-1"}
+    )
     assert wrong.status_code == 422 and errors(wrong)[""] == ["current_password is wrong"]
     done = console.submit("/console/profile", {"current_password": PASSWORD, "password": "new-password-1"})
     assert done.status_code == 303
     # This console session goes on; the API login made before the change has ended.
     assert console.client.get("/console/profile").status_code == 200
     assert console.client.post("/api/v1/auth/refresh", json={"refresh_token": refresh}).status_code == 401
-    assert console.client.post(
-        "/api/v1/auth/login", json={"username": "alice", "password": "new-password-1"}
-    ).status_code == 200
+    assert (
+        console.client.post(
+            "/api/v1/auth/login", json={"username": "alice", "password": "new-password-1"}
+        ).status_code
+        == 200
+    )
