@@ -7,7 +7,7 @@ import hmac
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -57,10 +57,9 @@ class ConsolePages:
     def error_page(self, exc: Exception) -> Response:
         failure = classify(exc)
         try:
-            # The error template reads nothing from the session or the database: it must render
-            # when those are what failed.
-            body = render_template(
-                "console/error.html",
+            # Straight from the Jinja environment, without Flask's context processors: Flask-Login's
+            # would load the session's user, and the session or the database may be what failed.
+            body = current_app.jinja_env.get_template("console/error.html").render(
                 status=failure.status,
                 title=HTTPStatus(failure.status).phrase,
                 detail=failure.detail,

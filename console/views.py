@@ -247,8 +247,7 @@ def usage() -> Any:
 def my_posts() -> Any:
     query = listing(PostQuery, author_id=actor().user_id, sort="-created_at", per_page=100)
     rows, total, pages = posts.list_posts(uow=uow(), actor=actor(), query=query)
-    forms = {p.id: button("Publish") for p in rows if p.status == "draft"}
-    return page("console/posts.html", title="My posts", posts=rows, publish=forms, total=total, pages=pages)
+    return page("console/posts.html", title="My posts", posts=rows, total=total, pages=pages)
 
 
 @blueprint.route("/posts/new", methods=["GET", "POST"])
@@ -325,7 +324,7 @@ def delete_post(post_id: int) -> Any:
 def admin_users() -> Any:
     require_admin()
     rows, total, pages = users.list_users(uow=uow(), query=listing(UserQuery, per_page=100))
-    forms = {u.id: RoleForm(formdata=None, data={"role": u.role}, prefix=f"u{u.id}") for u in rows}
+    forms = {u.id: RoleForm(formdata=None, data={"role": u.role}) for u in rows}
     return page("console/admin_users.html", title="Users", users=rows, forms=forms, total=total, pages=pages)
 
 
@@ -333,7 +332,7 @@ def admin_users() -> Any:
 @login_required
 def change_role(user_id: int) -> Any:
     require_admin()
-    form = RoleForm(prefix=f"u{user_id}")
+    form = RoleForm()
     if form.validate_on_submit():
         data = parse(form, UserAdminUpdate, {"role": form.role.data})
         if data is None:
@@ -351,10 +350,8 @@ def admin_items() -> Any:
     require_admin()
     form = ItemForm()
     if form.validate_on_submit():
-        fields = {f: form[f].data for f in ("name", "price", "stock", "description")}
-        data = parse(
-            form, ItemCreate, {**fields, "name": fields["name"] or "", "price": fields["price"] or ""}
-        )
+        fields = {f: form[f].data or "" for f in ("name", "price", "description")}
+        data = parse(form, ItemCreate, {**fields, "stock": form.stock.data})
         if data is not None:
             try:
                 items.create(uow=uow(), actor=actor(), data=data)

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
 
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+TOKEN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 SECRET = re.compile(r"iwk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
 

@@ -60,7 +60,7 @@ def test_every_form_refuses_a_post_without_the_csrf_token(console: Console) -> N
         ("/console/posts/1/edit", {"title": "t", "content": "c", "status": "draft"}),
         ("/console/posts/1/publish", {}),
         ("/console/posts/1/delete", {}),
-        ("/console/admin/users/1/role", {"u1-role": "admin"}),
+        ("/console/admin/users/1/role", {"role": "admin"}),
         ("/console/admin/items", {"name": "x", "price": "1"}),
     ]:
         for token in (None, "forged"):
