@@ -40,9 +40,12 @@ blueprint = Blueprint(
 Q = TypeVar("Q", bound=BaseModel)
 
 # The response-cache namespaces each kind of write bumps, as the API's operations declare them.
+# AUTH ("auth", web/credentials.py): the write can take a credential's rights away, so every
+# process forgets the callers it remembers.
 POSTS = ("posts", "comments")
 USERS = ("users",)
 ITEMS = ("items",)
+AUTH = ("auth",)
 
 
 def actor() -> Actor:
@@ -147,6 +150,7 @@ def login() -> Any:
 @login_required
 def logout() -> Response:
     console_session.end(actor())
+    wrote(*AUTH)
     flash("You are logged out.", "success")
     return see_other("console.login")
 
@@ -173,7 +177,7 @@ def profile() -> Any:
             except DomainError as exc:
                 fail(form, exc)
             else:
-                wrote(*USERS)
+                wrote(*USERS, *AUTH)  # a new password ends the other logins
                 flash("Profile saved." if changes else "Nothing to change.", "success")
                 return see_other("console.profile")
     return page("console/profile.html", form, title="Profile", me=me)
@@ -219,6 +223,7 @@ def revoke_key(key_id: int) -> Any:
     form = button("Revoke")
     if form.validate_on_submit():
         api_keys.revoke(uow=uow(), actor=actor(), key_id=key_id)
+        wrote(*AUTH)
         flash("The key is revoked; the API refuses it from now on.", "success")
         return see_other("console.keys")
     key = api_keys.get(uow=uow(), actor=actor(), key_id=key_id)
@@ -339,7 +344,7 @@ def change_role(user_id: int) -> Any:
             flash("; ".join(form.role.errors), "error")
         else:
             users.admin_update(uow=uow(), actor=actor(), user_id=user_id, data=data)
-            wrote(*USERS)
+            wrote(*USERS, *AUTH)  # a role is part of a remembered caller
             flash("Role saved.", "success")
     return see_other("console.admin_users")
 

@@ -20,6 +20,7 @@ from flask import Flask
 
 from core import metrics
 from core.settings import Settings
+from entrypoints import keepalive
 
 Factory = Callable[[Settings], Flask]
 
@@ -70,6 +71,7 @@ def _serve_worker(settings: Settings, factory: Factory, index: int, reuse_port: 
     app = factory(settings)
     sock = _listen(settings.server.host, settings.server.port, reuse_port)
     server = create_server(app, sockets=[sock], **waitress_options(settings))
+    keepalive.install(server)
     log.warning(
         "worker %d (pid %d) serving on http://%s:%d",
         index,

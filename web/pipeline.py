@@ -41,6 +41,7 @@ from web import access, http, telemetry
 from web.cache import ResponseCache
 from web.context import RequestState, container
 from web.contract import Operation, parse_body, parse_query
+from web.credentials import CredentialCache
 from web.errors import to_problem
 from web.idempotency import Idempotency
 from web.limits import RateLimits, rate_headers
@@ -87,11 +88,17 @@ class Pages(Protocol):
 
 class Pipeline:
     def __init__(
-        self, limits: RateLimits, cache: ResponseCache, idempotency: Idempotency, pages: Pages | None = None
+        self,
+        limits: RateLimits,
+        cache: ResponseCache,
+        idempotency: Idempotency,
+        credentials: CredentialCache,
+        pages: Pages | None = None,
     ) -> None:
         self.limits = limits
         self.cache = cache
         self.idempotency = idempotency
+        self.credentials = credentials
         self.pages = pages
         self.operations: dict[tuple[str, str], Operation] = {}
 
@@ -112,9 +119,10 @@ class Pipeline:
         return response
 
     def _run(self, state: RequestState) -> Response:
-        access.authenticate(state)  # 2
+        access.authenticate(state, self.credentials, self.cache)  # 2
         self.cache.plan(state)  # names the cache keys the limiter's round trip reads as well
-        self.limits.check(state)  # 3
+        self.limits.check(state)  # 3 (its round trip also reads the auth version)
+        access.confirm(state, self.credentials, self.cache)  # 2, finished: nothing revoked since
         if state.auth_failure is not None:
             raise state.auth_failure
         access.authorize(state)  # 4

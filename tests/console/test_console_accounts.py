@@ -175,6 +175,9 @@ def test_password_change_needs_the_current_password_and_keeps_this_session(conso
     console.user("alice")
     api_login = console.client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
     refresh = api_login.get_json()["refresh_token"]
+    bearer = {"Authorization": f"Bearer {api_login.get_json()['access_token']}"}
+    for _ in range(2):  # the second time the caller is remembered (web/credentials.py)
+        assert console.client.get("/api/v1/me", headers=bearer).status_code == 200
     wrong = console.submit(
         "/console/profile", {"current_password": "not-it-at-all", "password": "new-password-1"}
     )
@@ -183,6 +186,7 @@ def test_password_change_needs_the_current_password_and_keeps_this_session(conso
     assert done.status_code == 303
     # This console session goes on; the API login made before the change has ended.
     assert console.client.get("/console/profile").status_code == 200
+    assert console.client.get("/api/v1/me", headers=bearer).status_code == 401
     assert console.client.post("/api/v1/auth/refresh", json={"refresh_token": refresh}).status_code == 401
     assert (
         console.client.post(
