@@ -7,7 +7,8 @@ import hmac
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -26,6 +27,20 @@ CSP = (
 )
 
 
+def is_console(path: str) -> bool:
+    return path == PREFIX or path.startswith(f"{PREFIX}/")
+
+
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Only the console has a session: an API request never reads or sets its cookie, so API
+    responses carry no `Vary: Cookie` (Flask-Login's after_request hook looks into the session)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not is_console(request.path):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 class ConsolePages:
     """The pipeline's `Pages` for /console."""
 
@@ -33,7 +48,7 @@ class ConsolePages:
         self.csrf = csrf
 
     def owns(self) -> bool:
-        return request.path == PREFIX or request.path.startswith(f"{PREFIX}/")
+        return is_console(request.path)
 
     def authenticate(self, state: RequestState) -> None:
         state.actor = current_user.actor if current_user.is_authenticated else None
@@ -91,6 +106,7 @@ def install(app: Flask, settings: Settings) -> ConsolePages:
         # The pipeline calls CSRFProtect.protect() itself (before_request hooks never run).
         WTF_CSRF_CHECK_DEFAULT=False,
     )
+    app.session_interface = ConsoleSessions()
     console_session.login_manager.init_app(app)
     csrf = CSRFProtect(app)
     app.register_blueprint(blueprint)

@@ -28,6 +28,11 @@ def test_the_api_keeps_problem_json_and_its_headers(console: Console) -> None:
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
     assert "Content-Security-Policy" not in response.headers
     assert "Set-Cookie" not in response.headers
+    # The session exists only under /console: API responses do not vary on the cookie.
+    console.user("alice")
+    listed = console.client.get("/api/v1/posts")
+    assert listed.status_code == 200
+    assert "Set-Cookie" not in listed.headers and "Cookie" not in listed.headers.get("Vary", "")
 
 
 def test_every_page_has_no_inline_script(console: Console) -> None:
