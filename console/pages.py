@@ -65,6 +65,9 @@ class ConsolePages:
         headers = response.headers
         headers["Content-Security-Policy"] = CSP
         headers["X-Frame-Options"] = "DENY"
+        # A form post carries its Referer to this origin only: over HTTPS, Flask-WTF's CSRF check
+        # also requires a same-origin Referer (the API's no-referrer would refuse every form).
+        headers["Referrer-Policy"] = "same-origin"
         # Pages show secrets (a new key) and personal data: never stored by any cache.
         headers.setdefault("Cache-Control", "no-store")
         return response

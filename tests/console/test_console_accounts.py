@@ -7,7 +7,7 @@ from flask import Flask
 from app import create_app
 from core.settings import Settings
 from tests.conftest import PASSWORD, make_settings
-from tests.console.conftest import Console, errors, field_has_error, text
+from tests.console.conftest import TOKEN, Console, errors, field_has_error, text
 
 
 def cookie_header(response) -> str:  # type: ignore[no-untyped-def]
@@ -135,14 +135,31 @@ def test_logout_ends_the_session_on_the_server(console: Console, app: Flask) -> 
     assert replayed.status_code == 302 and replayed.headers["Location"].startswith("/console/login")
 
 
-def test_production_session_cookie_is_secure(database_url: str) -> None:
+def test_production_over_https_secure_cookie_and_same_origin_referer(make_app, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    make_app()  # a clean database
     settings = make_settings(database_url)
     production = Settings(**{**settings.model_dump(by_alias=True), "env": "production"})
     app = create_app(production)
     try:
-        page = app.test_client().get("/console/login")
+        console = Console(app, app.test_client())
+        https = {"base_url": "https://console.example"}
+        page = console.client.get("/console/signup", **https)
         flags = {part.strip().lower() for part in cookie_header(page).split(";")[1:]}
         assert {"secure", "httponly", "samesite=lax", "path=/console"} <= flags
+        # Browsers send a Referer to the same origin only (the policy the pages set), and over
+        # HTTPS the CSRF check wants one: without it the form is refused, with it accepted.
+        assert page.headers["Referrer-Policy"] == "same-origin"
+        token = TOKEN.search(text(page)).group(1)  # type: ignore[union-attr]
+        form = {"csrf_token": token, "username": "alice", "email": "alice@example.com", "password": PASSWORD}
+        refused = console.client.post("/console/signup", data=form, **https)
+        assert refused.status_code == 400 and "referrer" in text(refused).lower()
+        done = console.client.post(
+            "/console/signup",
+            data=form,
+            headers={"Referer": "https://console.example/console/signup"},
+            **https,
+        )
+        assert done.status_code == 303
     finally:
         app.extensions["inkwell"].db.dispose()
 
