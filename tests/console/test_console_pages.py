@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from services import auth, posts
+from tests.conftest import PASSWORD
 from tests.console.conftest import Console, errors, text
 
 
@@ -82,6 +83,16 @@ def test_admin_changes_a_role_and_adds_an_item(console: Console) -> None:
     )
     assert changed.status_code == 303
     assert console.client.get("/api/v1/users?q=bob").get_json()["items"][0]["role"] == "admin"
+    # bob's bearer is remembered as an admin; demoting him must reach every remembered caller.
+    token = console.client.post("/api/v1/auth/login", json={"username": "bob", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
+    for _ in range(2):
+        assert console.client.get("/api/v1/api-keys?all=true", headers=bearer).status_code == 200
+    demoted = console.submit(
+        f"/console/admin/users/{bob['id']}/role", {"role": "user"}, form="/console/admin/users"
+    )
+    assert demoted.status_code == 303
+    assert console.client.get("/api/v1/api-keys?all=true", headers=bearer).status_code == 403
     bad = console.submit("/console/admin/items", {"name": "", "price": "1e3", "stock": "2"})
     assert bad.status_code == 422 and set(errors(bad)) == {"name", "price"}
     added = console.submit(
