@@ -57,12 +57,23 @@ class RedisWindow:
     """The fixed window on the shared Redis client, on any topology: one script call per hit."""
 
     def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
         self.script = client.register_script(INCR_WITH_TTL)
         self.prefix = prefix
 
     def count(self, item: RateLimitItem, key: str, prefetch: list[str]) -> tuple[int, float, list[Any]]:
         count, ttl_ms, *fetched = self.script([self.prefix + key, *prefetch], [item.get_expiry() * 1000, 1])
         return int(count), time.time() + int(ttl_ms) / 1000, fetched
+
+    def peek(self, item: RateLimitItem, key: str) -> tuple[int, float]:
+        """The window's count and reset time, without counting (one key: one node)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(self.prefix + key)
+        pipe.pttl(self.prefix + key)
+        raw, ttl_ms = pipe.execute()
+        if raw is None or ttl_ms < 0:
+            return 0, time.time() + item.get_expiry()
+        return int(raw), time.time() + ttl_ms / 1000
 
 
 class MemoryWindow:
@@ -74,6 +85,16 @@ class MemoryWindow:
     def count(self, item: RateLimitItem, key: str) -> tuple[int, float]:
         count = self.storage.incr(key, item.get_expiry())
         return int(count), self.storage.get_expiry(key)
+
+    def peek(self, item: RateLimitItem, key: str) -> tuple[int, float]:
+        count = int(self.storage.get(key))
+        return count, self.storage.get_expiry(key) if count else time.time() + item.get_expiry()
+
+
+def counter_key(item: RateLimitItem, policy: str, who: str) -> str:
+    """A window's key. The identity is the hash tag: on a cluster, what is kept per caller shares
+    its slot (`LIMITER/default/{key:42}/600/1/minute`)."""
+    return item.key_for(policy, "{" + who + "}")
 
 
 def identity(state: RequestState) -> str:
@@ -172,34 +193,32 @@ class RateLimits:
         item = self.tiers.get(tier, self.authenticated)
         if item is None:
             return None
-        identifiers = ("default", f"key:{key_id}")
-        strategy = self.shared
-        if self.remote and self.breaker.allow():
+        key = counter_key(item, "default", f"key:{key_id}")
+        count = reset_at = None
+        if self.remote is not None and self.breaker.allow():
             try:
-                stats = strategy.get_window_stats(item, *identifiers)
+                count, reset_at = self.remote.peek(item, key)
             except Exception as exc:
                 log.warning("rate-limit storage failed (%s); reading this process", exc.__class__.__name__)
                 self.breaker.trip()
-                stats = self.local.get_window_stats(item, *identifiers)
-        else:
-            stats = (self.local if self.remote else strategy).get_window_stats(item, *identifiers)
+        if count is None or reset_at is None:
+            count, reset_at = self.local.peek(item, key)
         return RateWindow(
             policy="default",
             limit=item.amount,
-            remaining=stats.remaining,
-            reset_at=stats.reset_time,
+            remaining=max(0, item.amount - count),
+            reset_at=reset_at,
             window_seconds=item.get_expiry(),
         )
 
     def _hit(
         self, state: RequestState, policy: str, item: RateLimitItem, key: str, prefetch: list[str]
     ) -> RateWindow:
-        # The identity is the hash tag: on a cluster, everything kept per caller shares its slot.
-        counter_key = item.key_for(policy, "{" + key + "}")
+        window_key = counter_key(item, policy, key)
         count = reset_at = None
         if self.remote is not None and self.breaker.allow():
             try:
-                count, reset_at, fetched = self.remote.count(item, counter_key, prefetch)
+                count, reset_at, fetched = self.remote.count(item, window_key, prefetch)
                 if prefetch and state.credential is not None:
                     raw, *fetched = fetched
                     state.auth_version = int(raw) if raw is not None else None
@@ -212,7 +231,7 @@ class RateLimits:
                 )
                 self.breaker.trip()
         if count is None or reset_at is None:
-            count, reset_at = self.local.count(item, counter_key)
+            count, reset_at = self.local.count(item, window_key)
         return RateWindow(
             policy=policy,
             limit=item.amount,
