@@ -56,10 +56,13 @@ class Readyz(Resource):
     def get(self) -> Response:
         """Readiness.
 
-        Database and Redis checks with short timeouts; 503 marks the failing one.
+        Database and Redis checks with short timeouts; 503 marks the failing one. A worker that is
+        draining before it exits (SIGTERM, SIGHUP) adds "server": "fail".
         """
         app = container()
         checks = {"database": "ok", "redis": "disabled"}
+        if app.draining:
+            checks["server"] = "fail"
         try:
             with app.db.engine.connect() as conn:
                 checks["database"] = "ok" if migrations.at_head(conn) else "fail"

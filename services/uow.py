@@ -32,6 +32,9 @@ class UnitOfWork:
         self.session.rollback()
 
     def close(self) -> None:
-        # Anything not committed by a use case is discarded here.
-        self.session.rollback()
-        self.session.close()
+        # Anything not committed by a use case is discarded here. The session is closed (its
+        # connection back to the pool, invalidated if it died) even when the rollback fails.
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()

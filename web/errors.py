@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from flask import Response, g, request
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -97,13 +97,27 @@ def to_problem(exc: BaseException) -> Response:
     if isinstance(exc, IntegrityError):
         log.info("integrity error mapped to 409: %s", exc.orig)
         return problem(409, "the request conflicts with existing data")
-    if isinstance(exc, OperationalError | PoolTimeout) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if database_unavailable(exc):
         log.error("database unavailable: %s", exc.__class__.__name__)
         return problem(503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"})
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "an unexpected error occurred; quote the request_id when reporting it")
+
+
+# SQLSTATE classes and codes a stopping, restarting, overloaded or failing-over server answers:
+# connection exception, operator intervention (shutdown, "starting up"), insufficient resources
+# (too many connections), and a read-only transaction (a standby not yet promoted).
+UNAVAILABLE_SQLSTATES = ("08", "57P", "53", "25006")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether this database error means "not now" (503) rather than a bug (500)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return exc.connection_invalidated or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
 def _http_problem(exc: HTTPException) -> Response:

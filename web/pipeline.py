@@ -98,12 +98,20 @@ class Pipeline:
         return current_app.dispatch_request()  # 8, 9; routing errors (404, 405) raise here
 
     def _finish(self, state: RequestState, response: Response) -> None:
-        """After the method: store or invalidate the cache, settle idempotency, end the transaction."""
+        """After the method: store or invalidate the cache, settle idempotency, end the transaction.
+
+        Never raises: the response is decided, and a failing dependency here must not turn it
+        into a 500 (each step logs and degrades on its own; this is the last guard).
+        """
         try:
             self.cache.finish(state, response)
-        finally:
-            _close(state)
+        except Exception as exc:
+            log.error("response cache step after the method failed: %s", exc.__class__.__name__)
+        _close(state)
+        try:
             self.idempotency.finish(state, response)
+        except Exception as exc:
+            log.error("idempotency step after the method failed: %s", exc.__class__.__name__)
 
 
 def _request_id() -> str:
