@@ -97,7 +97,7 @@ def to_problem(exc: BaseException) -> Response:
     if isinstance(exc, IntegrityError):
         log.info("integrity error mapped to 409: %s", exc.orig)
         return problem(409, "the request conflicts with existing data")
-    if database_unavailable(exc):
+    if database_unavailable(exc) or _render_hit_dead_database(exc):
         log.error("database unavailable: %s", exc.__class__.__name__)
         return problem(503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"})
     log.exception("unhandled error", exc_info=exc)
@@ -108,6 +108,8 @@ def to_problem(exc: BaseException) -> Response:
 # connection exception, operator intervention (shutdown, "starting up"), insufficient resources
 # (too many connections), and a read-only transaction (a standby not yet promoted).
 UNAVAILABLE_SQLSTATES = ("08", "57P", "53", "25006")
+# The exception classes database_unavailable accepts outright, by name (see _render_hit_dead_database).
+UNAVAILABLE_ERROR_NAMES = ("OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError")
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -118,6 +120,22 @@ def database_unavailable(exc: BaseException) -> bool:
         return False
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
     return exc.connection_invalidated or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
+def _render_hit_dead_database(exc: BaseException) -> bool:
+    """A response model read a lazy-loaded attribute and the load failed on a dead database.
+
+    pydantic wraps whatever the attribute raised into a ValidationError ("get_attribute_error")
+    and keeps only its text, so the class name is all there is to go on.
+    """
+    if not isinstance(exc, ValidationError):
+        return False
+    errors = exc.errors(include_url=False, include_input=False)
+    return bool(errors) and all(
+        e["type"] == "get_attribute_error"
+        and str(e.get("ctx", {}).get("error", "")).startswith(UNAVAILABLE_ERROR_NAMES)
+        for e in errors
+    )
 
 
 def _http_problem(exc: HTTPException) -> Response:
