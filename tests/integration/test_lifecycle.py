@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -15,7 +16,7 @@ import requests
 
 from tests.conftest import PASSWORD
 from tests.integration.load import Load
-from tests.live import Served, app_env, serve_process
+from tests.live import FLASK, ROOT, Served, app_env, serve_process
 
 pytestmark = pytest.mark.server
 
@@ -157,3 +158,58 @@ def test_a_crashing_worker_restarts_with_growing_delays(sqlite_url):
             wait_until(lambda w=worker: served.workers() not in ([], [w]), 15, "the worker did not come back")
             wait_until(lambda: healthy(served.base), 15, "the server did not answer again")
         assert delays == ["0.5", "1.0", "2.0"]
+
+
+def test_a_new_release_takes_over_the_port_without_refusing_a_request(sqlite_url):
+    """Deploying on one host: the new `serve` starts on the same port (SO_REUSEPORT), then the old
+    one is sent SIGTERM; the clients never notice."""
+    env = app_env(sqlite_url)
+    with serve_process(env, workers=2) as old:
+        headers, post_id = user_and_post(old.base)
+        port = old.base.rsplit(":", 1)[1]
+        log_path = ROOT / "var" / f"live-{port}-new.log"
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            with Load(old.base, post_id, headers, threads=4) as load, open(log_path, "w") as log:
+                time.sleep(1)
+                started.append(
+                    subprocess.Popen(
+                        [*FLASK, "serve", "--host", "127.0.0.1", "--port", port, "--workers", "2"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+                wait_until(
+                    lambda: log_path.read_text().count("serving on") == 2, 30, "the new release is not up"
+                )
+                os.kill(old.proc.pid, signal.SIGTERM)
+                assert old.proc.wait(timeout=30) == 0
+                time.sleep(1)
+        finally:
+            for new in started:
+                new.send_signal(signal.SIGTERM)
+                assert new.wait(timeout=30) == 0
+        print("outcomes:", load.summary(), "of", len(load.outcomes))
+        assert len(load.outcomes) > 200
+        assert {o.status for o in load.outcomes} <= {200, 201}, load.summary()
+        assert [o for o in load.outcomes if o.error is not None] == []
+
+
+def test_serve_exits_1_when_a_worker_cannot_start(sqlite_url):
+    with socket.socket() as taken:  # a plain listener, without SO_REUSEPORT: the port is not shareable
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*FLASK, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            cwd=ROOT,
+            env=app_env(sqlite_url),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "Address already in use" in result.stderr
