@@ -1,5 +1,6 @@
 """A small, bounded HTTP load for the fault and lifecycle tests: a few threads, each on its own
-keep-alive session, sending 70% GET post, 20% GET page, 10% POST comment, every outcome recorded."""
+keep-alive session, sending 70% GET post, 20% GET page, 10% POST comment (every other one with an
+Idempotency-Key), every outcome recorded."""
 
 from __future__ import annotations
 
@@ -70,7 +71,10 @@ class Load:
                     response = session.post(
                         f"{self.base}/api/v1/posts/{self.post_id}/comments",
                         json={"content": f"load comment {n}-{count}"},
-                        headers=self.headers,
+                        # Every other one with a key: the idempotency stores take part in the faults.
+                        headers={**self.headers, "Idempotency-Key": f"load-{n}-{count}"}
+                        if count % 2
+                        else self.headers,
                         timeout=10,
                     )
                 comment_id = (
