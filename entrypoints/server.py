@@ -299,6 +299,8 @@ class _Master:
             if not self.wait_ready(pid):
                 log.error("reload: the new worker %d did not start; keeping the old ones", index)
                 self.retire(pid)
+                if not old:  # it was down already, waiting for its restart: keep that coming
+                    self.restart_at[index] = time.monotonic() + BACKOFF_FIRST_SECONDS
                 return
             for previous in old:
                 self.retire(previous)
