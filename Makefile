@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: install install-dev run migrate test lint format seed bench bench-soak clean system-packages loadtest
+.PHONY: install install-dev run migrate test lint format seed bench bench-steps bench-soak clean system-packages loadtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ seed: migrate                      ## bulk data for load tests: make seed ARGS="
 
 bench: install-dev system-packages ## wrk: bare Flask+waitress vs Inkwell in the same run -> bench/results.md
 	$(BIN)/python bench/run.py
+
+bench-steps: install-dev             ## microseconds per pipeline step of a cached GET, in-process (needs Redis)
+	$(BIN)/python bench/steps.py
 
 bench-soak: install-dev system-packages  ## RSS of one worker over 5 minutes of cached GETs
 	$(BIN)/python bench/run.py --soak 300

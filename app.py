@@ -20,6 +20,7 @@ from services.tokens import AccessTokens
 from web import http, pipeline
 from web.cache import ResponseCache
 from web.container import Container
+from web.credentials import CredentialCache
 from web.idempotency import Idempotency
 from web.limits import RateLimits
 
@@ -70,8 +71,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     cache = ResponseCache(app, settings, redis_client, breaker)
     container.extras["totals"] = cache.cached_total  # list totals, see UnitOfWork.count
     app.pipeline = pipeline.Pipeline(
-        limits=RateLimits(app, settings, redis_client),
+        limits=RateLimits(app, settings, redis_client, auth_version_key=cache.prefix + "ns:auth"),
         cache=cache,
+        credentials=CredentialCache(settings.auth.leeway_seconds),
         idempotency=Idempotency(
             container.db, redis_client, settings.redis.key_prefix, breaker, settings.auth.secret_key
         ),

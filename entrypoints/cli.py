@@ -117,6 +117,8 @@ def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
         unlimited: bool,
     ) -> None:
         """Bulk-load deterministic data for load tests (password of every user: inkwell-seed-password)."""
+        from tqdm import tqdm
+
         from entrypoints.seed import SEED_PASSWORD, seed
 
         container = _container()
@@ -124,16 +126,19 @@ def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
         if tier not in container.settings.rate_limit.tiers:
             raise click.ClickException(f"tier {tier!r} is not configured in rate_limit.tiers")
         wanted_keys = keys if keys is not None else (10 if keys_out else 0)
-        result = seed(
-            container.db.engine,
-            users=users,
-            posts=posts,
-            comments=comments,
-            items=items,
-            seed_value=seed_value,
-            keys=wanted_keys,
-            tier=tier,
-        )
+        # A bar with rate and ETA on a terminal; disable=None prints nothing when stderr is not one.
+        with tqdm(total=users + posts + comments + items, unit=" rows", disable=None) as bar:
+            result = seed(
+                container.db.engine,
+                users=users,
+                posts=posts,
+                comments=comments,
+                items=items,
+                seed_value=seed_value,
+                keys=wanted_keys,
+                tier=tier,
+                progress=bar.update,
+            )
         if keys_out:
             with open(keys_out, "w") as out:
                 out.writelines(f"{secret}\n" for secret in result.keys)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -83,7 +83,9 @@ def seed(
     seed_value: int = 1,
     keys: int = 0,
     tier: str = "standard",
+    progress: Callable[[int], None] = lambda _rows: None,
 ) -> SeedResult:
+    """Bulk-load; `progress(n)` is called as every batch of n rows goes in."""
     import time
 
     started = time.perf_counter()
@@ -94,18 +96,19 @@ def seed(
         _bulk_load_pragmas(conn)
         first_user = _next_id(conn, User.__table__)
         user_ids = range(first_user, first_user + users)
-        _insert(conn, User.__table__, _users(rng, words, user_ids, password_hash))
+        _insert(conn, User.__table__, _users(rng, words, user_ids, password_hash), progress)
         first_post = _next_id(conn, Post.__table__)
         published: list[tuple[int, datetime]] = []
         if users:
-            _insert(conn, Post.__table__, _posts(rng, words, first_post, posts, user_ids, published))
+            _insert(
+                conn, Post.__table__, _posts(rng, words, first_post, posts, user_ids, published), progress
+            )
         if published and users:
             first_comment = _next_id(conn, Comment.__table__)
-            _insert(
-                conn, Comment.__table__, _comments(rng, words, first_comment, comments, user_ids, published)
-            )
+            rows = _comments(rng, words, first_comment, comments, user_ids, published)
+            _insert(conn, Comment.__table__, rows, progress)
         first_item = _next_id(conn, Item.__table__)
-        _insert(conn, Item.__table__, _items(rng, words, first_item, items))
+        _insert(conn, Item.__table__, _items(rng, words, first_item, items), progress)
         secrets_out = _api_keys(conn, list(user_ids)[: min(ADMINS, users)], keys, tier)
         _fix_sequences(conn)
     return SeedResult(
@@ -224,16 +227,20 @@ def _api_keys(conn: Connection, admin_ids: list[int], count: int, tier: str) -> 
     return out
 
 
-def _insert(conn: Connection, table: Table, rows: Iterator[dict[str, Any]]) -> None:
+def _insert(
+    conn: Connection, table: Table, rows: Iterator[dict[str, Any]], progress: Callable[[int], None]
+) -> None:
     batch: list[dict[str, Any]] = []
     statement = insert(table)
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
             conn.execute(statement, batch)
+            progress(len(batch))
             batch = []
     if batch:
         conn.execute(statement, batch)
+        progress(len(batch))
 
 
 def _next_id(conn: Connection, table: Table) -> int:

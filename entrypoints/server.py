@@ -40,6 +40,7 @@ from waitress.task import WSGITask
 
 from core import metrics
 from core.settings import Settings
+from entrypoints import keepalive
 from web.container import Container
 
 Factory = Callable[[Settings], Flask]
@@ -90,16 +91,17 @@ def _listen(host: str, port: int) -> socket.socket:
 # -- a worker ------------------------------------------------------------------------------------
 
 
-class _Task(WSGITask):
+class _Task(keepalive.KeepAliveTask):
     def build_response_header(self) -> bytes:
         # A draining worker ends each connection after its response: the client's next request
         # opens a new connection, which the kernel gives to a worker that is still accepting.
+        # WSGITask's own close, not KeepAliveTask's, which keeps it open after a 204 or 304.
         if self.channel.server.inkwell_draining:
-            self.set_close_on_finish()
+            WSGITask.set_close_on_finish(self)
         return super().build_response_header()
 
 
-class _Channel(HTTPChannel):
+class _Channel(keepalive.KeepAliveChannel):
     task_class = _Task
 
 

@@ -57,6 +57,7 @@ class ApiKeyDetail(Resource):
         body=ApiKeyUpdate,
         response=ApiKeyOut,
         errors=(404,),
+        invalidates=("auth",),  # the tier is part of a remembered key
     )
     def patch(self, key_id: int, body: ApiKeyUpdate) -> Response:
         """Move an API key to another tier.
@@ -73,7 +74,7 @@ class ApiKeyDetail(Resource):
         )
         return json_response(ApiKeyOut.model_validate(key))
 
-    @operation(access=Access.CREDENTIAL, scope="keys:write", status=204, errors=(404,))
+    @operation(access=Access.CREDENTIAL, scope="keys:write", status=204, errors=(404,), invalidates=("auth",))
     def delete(self, key_id: int) -> Response:
         """Revoke an API key.
 

@@ -43,7 +43,7 @@ class Login(Resource):
 
 class Refresh(Resource):
     # Not idempotent: a spent refresh token stays spent; a replay would hand out the live pair.
-    @operation(body=RefreshIn, response=TokenPair, idempotent=False)
+    @operation(body=RefreshIn, response=TokenPair, idempotent=False, revokes=True)
     def post(self, body: RefreshIn) -> Response:
         """Rotate a refresh token.
 
@@ -60,7 +60,7 @@ class Refresh(Resource):
 
 
 class Logout(Resource):
-    @operation(access=Access.BEARER, body=LogoutIn, status=204)
+    @operation(access=Access.BEARER, body=LogoutIn, status=204, invalidates=("auth",))
     def post(self, body: LogoutIn) -> Response:
         """Log out.
 

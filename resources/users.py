@@ -43,7 +43,7 @@ class Me(Resource):
         body=MeUpdate,
         response=UserPrivateOut,
         errors=(409,),
-        invalidates=("users",),
+        invalidates=("users", "auth"),  # a new password ends the other logins
     )
     def patch(self, body: MeUpdate) -> Response:
         """Update my account.
@@ -88,7 +88,7 @@ class UserDetail(Resource):
         body=UserAdminUpdate,
         response=EITHER_USER,
         errors=(404,),
-        invalidates=("users",),
+        invalidates=("users", "auth"),  # a role is part of a remembered caller
     )
     def patch(self, user_id: int, body: UserAdminUpdate) -> Response:
         """Change a user's role or bio.
@@ -101,7 +101,7 @@ class UserDetail(Resource):
         return json_response(user_view(user))
 
     # A deleted user takes their posts, comments and keys along.
-    @operation(access=Access.BEARER, status=204, errors=(404,), invalidates=EVERYTHING)
+    @operation(access=Access.BEARER, status=204, errors=(404,), invalidates=(*EVERYTHING, "auth"))
     def delete(self, user_id: int) -> Response:
         """Delete a user.
 

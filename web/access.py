@@ -1,7 +1,10 @@
 """Pipeline steps 2 and 4: who is calling (authenticate), and may they (authorize, from the declaration).
 
-Services keep their own rules (ownership, "only an admin may list every key") as a second line;
-the declaration is the first, so a service that forgets a check cannot open an endpoint.
+A caller this process has seen is remembered (web/credentials.py); `confirm` checks, with the
+auth version the rate limiter's round trip read, that nothing revoked since, else the database
+is asked again. Services keep their own rules (ownership, "only an admin may list every key") as
+a second line; the declaration is the first, so a service that forgets a check cannot open an
+endpoint.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from flask import request
 
 from services import auth
 from services.errors import BadRequest, Forbidden, Unauthorized
+from web.cache import ResponseCache
 from web.context import SAFE_METHODS, RequestState, container, uow
 from web.contract import Access
+from web.credentials import AUTH_NAMESPACE, CredentialCache
 
 
-def authenticate(state: RequestState) -> None:
+def authenticate(state: RequestState, remembered: CredentialCache, cache: ResponseCache) -> None:
     """Resolve the caller. A failure is kept, not raised: the limiter counts the request first."""
     operation = state.operation
     if state.method == "OPTIONS" or (operation is not None and operation.access is Access.NONE):
@@ -30,13 +35,42 @@ def authenticate(state: RequestState) -> None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("Authorization must be 'Bearer <access token>'")
-            state.actor = auth.authenticate_bearer(uow=uow(), tokens=container().tokens, token=token.strip())
+            kind, secret = "bearer", token.strip()
         else:
-            state.actor, touch_due = auth.authenticate_key(uow=uow(), secret=key or "")
+            kind, secret = "key", key or ""
+        fingerprint = remembered.fingerprint(kind, secret)
+        entry = remembered.get(fingerprint)
+        if entry is not None:
+            state.actor, state.credential = entry.actor, (fingerprint, entry.version)
+            if entry.touch_due():
+                state.touch_key_id = entry.actor.key_id
+            return
+        # Read before the database, so a revocation committed meanwhile leaves a stale stamp.
+        version = cache.version(AUTH_NAMESPACE)
+        if kind == "bearer":
+            state.actor = auth.authenticate_bearer(uow=uow(), tokens=container().tokens, token=secret)
+        else:
+            state.actor, touch_due = auth.authenticate_key(uow=uow(), secret=secret)
             if touch_due:
                 state.touch_key_id = state.actor.key_id
+        if version is not None:
+            remembered.remember(fingerprint, state.actor, version)
     except (BadRequest, Unauthorized) as exc:
         state.auth_failure = exc
+
+
+def confirm(state: RequestState, remembered: CredentialCache, cache: ResponseCache) -> None:
+    """A remembered caller stands only if the auth version is still the one it was stamped with."""
+    if state.credential is None:
+        return
+    _fingerprint, stamp = state.credential
+    current = state.auth_version if state.auth_version_read else cache.version(AUTH_NAMESPACE)
+    if current is not None and current == stamp:
+        return
+    # Something was revoked (or Redis cannot tell): forget everyone, ask the database.
+    remembered.forget_all()
+    state.actor = state.credential = None
+    authenticate(state, remembered, cache)
 
 
 def authorize(state: RequestState) -> None:

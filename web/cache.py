@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -31,6 +32,7 @@ from core.redis import Breaker
 from core.settings import Settings
 from web.context import CacheState, RequestState, state
 from web.contract import CachePolicy, etag_of
+from web.credentials import AUTH_NAMESPACE
 
 log = logging.getLogger("inkwell.cache")
 
@@ -140,17 +142,35 @@ class ResponseCache:
 
     def finish(self, state: RequestState, response: Response) -> None:
         """Store a MISS's 200; after a 2xx write, bump the namespaces the operation declares."""
+        operation = state.operation
         if state.method == "GET":
             plan = state.cache
             if plan is not None and plan.fill is not None and response.status_code == 200:
                 self._store(response, *plan.fill)
-        elif (
-            state.operation is not None
-            and state.operation.invalidates
-            and 200 <= response.status_code < 300
-            and not state.replayed
-        ):
-            self.bump(state.operation.invalidates)
+        elif operation is not None and not state.replayed:
+            if operation.invalidates and 200 <= response.status_code < 300:
+                self.bump(operation.invalidates)
+            elif operation.revokes:
+                self.bump((AUTH_NAMESPACE,))
+
+    def version(self, namespace: str) -> int | None:
+        """A namespace's version; None when it cannot be read, so nothing stamped may be trusted.
+
+        A missing version (a Redis that restarted empty) is set to a random number first: a
+        counter starting again at 0 could match a stamp taken before a bump that was lost.
+        """
+        if not self.enabled or not self.breaker.allow() or not self._flush_pending():
+            return None
+        key = f"ns:{namespace}"
+        try:
+            value = self.backend.get(key)
+            if value is None:
+                self.backend.add(key, secrets.randbits(48), timeout=0)
+                value = self.backend.get(key)
+        except Exception as exc:
+            self._failed("read", exc)
+            return None
+        return value if isinstance(value, int) else None
 
     # -- storage -------------------------------------------------------------------------------
 

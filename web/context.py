@@ -49,6 +49,9 @@ class RequestState:
     operation: Operation | None = None  # None: no route matched (404, 405) or an unknown method
     actor: Actor | None = None
     auth_failure: Exception | None = None  # raised after the limiter has counted the request
+    credential: tuple[bytes, int] | None = None  # a remembered caller: (fingerprint, version stamp)
+    auth_version: int | None = None  # the auth namespace's version, when the limiter read it
+    auth_version_read: bool = False
     uow: UnitOfWork | None = None
     rate: RateWindow | None = None
     cache: CacheState | None = None

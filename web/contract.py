@@ -64,6 +64,9 @@ class Operation:
     limits: tuple[str, ...] = ()  # named limits on top of the caller's budget ("login")
     cache: CachePolicy | None = None
     invalidates: tuple[str, ...] = ()  # cache namespaces a 2xx write bumps
+    # The service may revoke credentials even when it answers an error (a spent refresh token
+    # revokes its login, then answers 401): the `auth` namespace is bumped after any response.
+    revokes: bool = False
     idempotent: bool = False  # Idempotency-Key honoured
     # Filled in at registration (web/pipeline.py), from the route table.
     endpoint: str = ""
@@ -98,6 +101,7 @@ def operation(
     limits: Sequence[str] = (),
     cache: CachePolicy | None = None,
     invalidates: Sequence[str] = (),
+    revokes: bool = False,
     idempotent: bool | None = None,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Declare a Resource method. The docstring's first line is the summary, the rest the description.
@@ -125,6 +129,7 @@ def operation(
             limits=tuple(limits),
             cache=cache,
             invalidates=tuple(invalidates),
+            revokes=revokes,
             idempotent=(method.__name__ == "post") if idempotent is None else idempotent,
         )
         return method

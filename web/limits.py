@@ -96,8 +96,9 @@ def login_account() -> str:
 
 
 class RateLimits:
-    def __init__(self, app: Flask, settings: Settings, redis_client: Any) -> None:
+    def __init__(self, app: Flask, settings: Settings, redis_client: Any, auth_version_key: str) -> None:
         config = settings.rate_limit
+        self.auth_version_key = auth_version_key  # read in the same round trip (web/credentials.py)
         self.enabled = config.enabled
         self.anonymous = parse(config.anonymous)
         self.authenticated = parse(config.authenticated)
@@ -151,10 +152,15 @@ class RateLimits:
                 ("login", self.login, f"login-addr:{addr}"),
                 ("login", self.login, f"login-account:{login_account()}"),
             ]
-        prefetch = state.cache.keys if state.cache is not None and self.remote else []
+        prefetch: list[str] = []
+        if self.remote:
+            if state.credential is not None:
+                prefetch.append(self.auth_version_key)
+            if state.cache is not None:
+                prefetch += state.cache.keys
         for policy, item, key in checks:
             window = self._hit(state, policy, item, key, prefetch)
-            prefetch = []  # only the first round trip carries the cache's reads
+            prefetch = []  # only the first round trip carries the other reads
             if state.rate is None or window.remaining <= state.rate.remaining:
                 state.rate = window
             if window.refused:
@@ -168,6 +174,10 @@ class RateLimits:
         if self.remote and self.breaker.allow():
             try:
                 count, reset_at, fetched = self.shared.count(item, counter_key, prefetch)
+                if prefetch and state.credential is not None:
+                    raw, *fetched = fetched
+                    state.auth_version = int(raw) if raw is not None else None
+                    state.auth_version_read = True
                 if prefetch and state.cache is not None:
                     state.cache.fetched = fetched
             except Exception as exc:

@@ -136,7 +136,9 @@ def build(app: Flask) -> dict[str, Any]:
             "version": "1.0.0",
             "summary": "Publishing (users, posts, comments) and a product catalog.",
             "description": "JSON over HTTP. Errors are RFC 9457 problem details (application/problem+json). "
-            "Every response carries X-Request-ID; limited operations carry the rate-limit headers.",
+            "Every response carries X-Request-ID; limited operations carry the rate-limit headers. "
+            "A path that is not listed here answers 404, and a method a listed path does not have "
+            "answers 405 with an `Allow` header; both as problem details, both rate limited.",
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/"}],

@@ -35,6 +35,7 @@ from web import access, http, telemetry
 from web.cache import ResponseCache
 from web.context import RequestState, container
 from web.contract import Operation, parse_body, parse_query
+from web.credentials import CredentialCache
 from web.errors import to_problem
 from web.idempotency import Idempotency
 from web.limits import RateLimits, rate_headers
@@ -58,10 +59,13 @@ STEPS = (
 
 
 class Pipeline:
-    def __init__(self, limits: RateLimits, cache: ResponseCache, idempotency: Idempotency) -> None:
+    def __init__(
+        self, limits: RateLimits, cache: ResponseCache, idempotency: Idempotency, credentials: CredentialCache
+    ) -> None:
         self.limits = limits
         self.cache = cache
         self.idempotency = idempotency
+        self.credentials = credentials
         self.operations: dict[tuple[str, str], Operation] = {}
 
     def handle(self) -> Response:
@@ -80,9 +84,10 @@ class Pipeline:
         return response
 
     def _run(self, state: RequestState) -> Response:
-        access.authenticate(state)  # 2
+        access.authenticate(state, self.credentials, self.cache)  # 2
         self.cache.plan(state)  # names the cache keys the limiter's round trip reads as well
-        self.limits.check(state)  # 3
+        self.limits.check(state)  # 3 (its round trip also reads the auth version)
+        access.confirm(state, self.credentials, self.cache)  # 2, finished: nothing revoked since
         if state.auth_failure is not None:
             raise state.auth_failure
         access.authorize(state)  # 4

@@ -103,3 +103,27 @@ def test_docs_page_is_served_locally(client: FlaskClient) -> None:
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
     assert client.get("/docs/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs/no-such-file.js").status_code == 404
+
+
+def test_the_checking_client_catches_drift(app: Flask, client: FlaskClient) -> None:
+    """The wrapper every test uses is not a formality: each kind of drift fails it."""
+    import pytest
+    from flask import Response
+
+    from tests.openapi_check import check
+
+    good = client.get("/api/v1/items")  # passed the check on its way here
+    drifts = {
+        "undeclared header": Response(good.get_data(), 200, {"X-Debug": "1"}, mimetype="application/json"),
+        "undeclared status": Response(b"{}", 418, mimetype="application/json"),
+        "undeclared media type": Response(good.get_data(), 200, mimetype="text/plain"),
+        "body off the schema": Response(b'{"items": "no"}', 200, mimetype="application/json"),
+        "header value off its schema": Response(
+            good.get_data(), 200, {"X-Cache": "MAYBE"}, mimetype="application/json"
+        ),
+    }
+    for name, response in drifts.items():
+        with pytest.raises(AssertionError):
+            check(app, "GET", "/api/v1/items", response)
+        print(name, "caught")
+    check(app, "GET", "/api/v1/items", good)  # the real one still passes

@@ -114,3 +114,17 @@ def test_cached_totals_follow_visibility(make_app) -> None:  # type: ignore[no-u
     assert api.client.get("/api/v1/posts", headers=headers).get_json()["total"] == 2
     assert api.client.get("/api/v1/posts?page=2").get_json()["total"] == 1
     assert api.client.get("/api/v1/posts?page=2", headers=headers).get_json()["total"] == 2
+
+
+def test_a_cached_authenticated_get_runs_no_sql_embedded(make_app) -> None:  # type: ignore[no-untyped-def]
+    """The embedded defaults (in-process cache and versions) remember callers too."""
+    app = make_app()
+    api = Api(app.test_client(), app)
+    bearer = api.user("reader")
+    key = api.key(bearer, ["read"])
+    post = api.post(bearer, status="published")
+    for credential in (bearer, key):
+        api.client.get(f"/api/v1/posts/{post['id']}", headers=credential)
+        with count_queries(app) as statements:
+            assert api.client.get(f"/api/v1/posts/{post['id']}", headers=credential).status_code == 200
+        assert statements == [], statements

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +212,6 @@ def private_redis() -> Iterator[PrivateRedis]:
 class PrivatePgBouncer:
     port: int
     proc: subprocess.Popen[bytes] | None = None
-    log: list[str] = field(default_factory=list)
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -258,5 +257,3 @@ logfile = {root / "pgbouncer.log"}
             yield bouncer
         finally:
             _stop_pid(bouncer.proc, signal.SIGINT)
-            if (root / "pgbouncer.log").exists():
-                bouncer.log.append((root / "pgbouncer.log").read_text())

@@ -15,10 +15,11 @@ from tests.live import ROOT
 SCENARIOS = [
     "bare Flask + waitress (baseline)",
     "GET one post, anonymous, cache hit",
+    "GET one post with an API key, cache hit",
+    "GET one post with a bearer token, cache hit",
+    "GET one post, If-None-Match → 304",
     "GET list page of 20 + total, cache hit",
     "GET list page (10-40 rows) + total, cache miss",
-    "GET one post, If-None-Match → 304",
-    "GET one item with an API key",
     "POST a comment (bearer)",
     "POST login (argon2id)",
     "GET one post, cache disabled",

@@ -109,3 +109,41 @@ def test_logout_holds_across_workers(store, sqlite_url):
     if store == "redis":
         for key in client.scan_iter(f"{settings['APP_REDIS__KEY_PREFIX']}:*"):
             client.delete(key)
+
+
+def test_304_and_204_keep_the_connection_open(sqlite_url):
+    """waitress would close the connection after every bodiless response (entrypoints/keepalive.py)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    with live_server(app_env(sqlite_url)) as base:
+        register = {"username": "keeper", "email": "keeper@example.com", "password": PASSWORD}
+        requests.post(f"{base}/api/v1/auth/register", json=register, timeout=10).raise_for_status()
+        login = {"username": "keeper", "password": PASSWORD}
+        token = requests.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        post = requests.post(
+            f"{base}/api/v1/posts", json={"title": "t", "content": "c"}, headers=auth, timeout=10
+        )
+        etag = requests.get(f"{base}/api/v1/items", timeout=10).headers["ETag"]
+
+        conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=10)
+        try:
+            seen = []
+            for method, path, headers in [
+                ("GET", "/api/v1/items", {"If-None-Match": etag}),
+                ("GET", "/api/v1/items", {"If-None-Match": etag}),
+                ("DELETE", f"/api/v1/posts/{post.json()['id']}", auth),
+                ("GET", "/api/v1/items", {}),
+            ]:
+                conn.request(method, path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                seen.append((response.status, response.will_close))
+            local_port = conn.sock.getsockname()[1]
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            assert conn.sock.getsockname()[1] == local_port  # still the first connection
+        finally:
+            conn.close()
+    assert seen == [(304, False), (304, False), (204, False), (200, False)]

@@ -108,3 +108,58 @@ def test_seed_postgresql_counts_and_keys(tmp_path: Path) -> None:
         _seed_and_check(url, tmp_path)
     finally:
         drop_pg_database(url)
+
+
+def test_seed_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    from tests.live import FLASK, ROOT
+
+    small = ["seed", "--users", "20", "--posts", "50", "--comments", "80", "--items", "10"]
+    piped = tmp_path / "piped.db"
+    upgrade_database(f"sqlite:///{piped}")
+    quiet = flask_cli(small, app_env(f"sqlite:///{piped}"))
+    assert "rows/s" not in quiet.stderr and "%|" not in quiet.stderr  # not a terminal: no bar
+
+    on_tty = tmp_path / "tty.db"
+    upgrade_database(f"sqlite:///{on_tty}")
+    leader, follower = pty.openpty()
+    # A terminal 100 columns wide, as a real one has a size (tqdm sizes the bar from it).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    try:
+        proc = subprocess.run(
+            [*FLASK, *small],
+            cwd=ROOT,
+            env=app_env(f"sqlite:///{on_tty}"),
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            timeout=120,
+            check=True,
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while chunk := _read_pty(leader):
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert proc.returncode == 0
+    text = shown.decode(errors="replace")
+    assert "160/160" in text and "100%" in text, text  # every row counted
+    assert "rows/s" in text, text  # the rate (and the ETA beside it)
+
+
+def _read_pty(fd: int) -> bytes:
+    import os
+
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the writer closed
+        return b""
