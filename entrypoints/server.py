@@ -159,13 +159,14 @@ class _Worker:
     def drain(self) -> None:
         started = time.monotonic()
         deadline = started + self.settings.server.graceful_timeout_seconds
-        self.server.inkwell_draining = True
-        self.container.draining = True
         # Whatever the kernel already queued on this socket is accepted and served; closing the
-        # socket with connections still queued would reset them.
+        # socket with connections still queued would reset them. Only then do responses say
+        # `Connection: close`: a client reconnecting sooner could land on this socket again.
         while _accept_pending(self.server):
             pass
         wasyncore.dispatcher.close(self.server)  # the listening socket only; the trigger stays
+        self.server.inkwell_draining = True
+        self.container.draining = True
         while True:
             channels = [c for c in list(self.server._map.values()) if isinstance(c, HTTPChannel)]
             if not channels:
