@@ -217,14 +217,19 @@ class PrivatePgBouncer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
 
+def pgbouncer_binary() -> str:
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"  # sbin: often not on a user's PATH
+    if not os.path.exists(binary):
+        require_service("pgbouncer", "not installed (make system-packages installs it)")
+    return binary
+
+
 @contextmanager
 def private_pgbouncer(
     target_host: str, target_port: int, *, pool_size: int = 4
 ) -> Iterator[PrivatePgBouncer]:
     """PgBouncer in transaction pooling mode in front of any database of that server."""
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    if not os.path.exists(binary):
-        require_service("pgbouncer", "not installed (make system-packages installs it)")
+    binary = pgbouncer_binary()
     with _private_dir("inkwell-pgbouncer-") as root:
         bouncer = PrivatePgBouncer(free_port())
         (root / "users.txt").write_text('"postgres" ""\n')

@@ -16,7 +16,7 @@ from core.db import Database
 from core.migrations import at_head
 from core.settings import Settings
 from tests.conftest import PASSWORD, create_pg_database, drop_pg_database, make_settings, postgres_or_skip
-from tests.integration.private import private_pgbouncer
+from tests.integration.private import pgbouncer_binary, private_pgbouncer
 from tests.live import FLASK, ROOT, app_env, flask_cli, live_server
 
 pytestmark = pytest.mark.server
@@ -83,7 +83,7 @@ def repeated_statements(settings: Settings, clients: int = 4, transactions: int 
 
 
 def pgbouncer_version() -> tuple[int, ...]:
-    out = subprocess.run(["pgbouncer", "--version"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([pgbouncer_binary(), "--version"], capture_output=True, text=True, check=True).stdout
     return tuple(int(part) for part in re.search(r"(\d+)\.(\d+)", out).groups())  # type: ignore[union-attr]
 
 
