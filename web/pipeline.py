@@ -128,16 +128,13 @@ def _request_id() -> str:
 def _close(state: RequestState) -> None:
     """End the request's transaction, then record an API key's use in a short one of its own.
 
-    Never raises: the response is decided, and a rollback on a dead connection must not turn
-    it into a 500. The key's use is recorded only after the request's transaction is closed:
-    on SQLite a write request holds the one write lock, and a read request must not take it.
+    Never raises (UnitOfWork.close never does): the response is decided. The key's use is
+    recorded only after the request's transaction is closed: on SQLite a write request holds
+    the one write lock, and a read request must not take it.
     """
     unit, state.uow = state.uow, None
     if unit is not None:
-        try:
-            unit.close()
-        except Exception as exc:
-            log.warning("closing the request's transaction failed: %s", exc.__class__.__name__)
+        unit.close()
     if state.touch_key_id is None:
         return
     touch = UnitOfWork(container().db.session(write=True))
@@ -146,10 +143,7 @@ def _close(state: RequestState) -> None:
     except Exception as exc:  # last_used_at is bookkeeping; it never fails a served request
         log.warning("could not record API key use: %s", exc.__class__.__name__)
     finally:
-        try:
-            touch.close()
-        except Exception as exc:
-            log.warning("closing the key-use transaction failed: %s", exc.__class__.__name__)
+        touch.close()
 
 
 class InkwellFlask(Flask):

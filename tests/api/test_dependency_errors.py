@@ -12,6 +12,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.settings import Settings
+from services.uow import UnitOfWork
 from tests.conftest import make_settings
 from web.context import RequestState
 from web.errors import to_problem
@@ -125,3 +126,17 @@ def test_postgres_engine_takes_the_pool_and_prepare_settings() -> None:
     defaults = make_engine(make_settings(url, server={"threads": 6}))
     assert defaults.pool.size() == 6
     defaults.dispose()
+
+
+def test_closing_a_unit_of_work_on_a_dead_connection_never_raises() -> None:
+    closed = []
+
+    class DeadSession:
+        def rollback(self) -> None:
+            raise OperationalError("ROLLBACK", {}, psycopg.OperationalError("server closed the connection"))
+
+        def close(self) -> None:
+            closed.append(True)
+
+    UnitOfWork(DeadSession()).close()  # type: ignore[arg-type]
+    assert closed == [True]
