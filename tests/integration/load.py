@@ -18,7 +18,7 @@ class Outcome:
     started: float  # time.monotonic()
     ended: float
     status: int | None = None  # None: no response (see error)
-    error: str | None = None  # "connection" (refused, reset, closed without a response) or "timeout"
+    error: str | None = None  # "connection" (refused, reset, closed mid-way), "timeout", or a class name
     cache: str | None = None
     retry_after: str | None = None
     media_type: str | None = None
@@ -92,8 +92,11 @@ class Load:
                 )
             except requests.Timeout:
                 outcome = Outcome(kind, started, time.monotonic(), error="timeout")
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                # Refused, reset, or closed before or during the response.
                 outcome = Outcome(kind, started, time.monotonic(), error="connection")
+            except Exception as exc:  # anything else is recorded too: a load thread never dies
+                outcome = Outcome(kind, started, time.monotonic(), error=type(exc).__name__)
             with self._lock:
                 self.outcomes.append(outcome)
             time.sleep(self.pause)

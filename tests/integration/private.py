@@ -83,11 +83,19 @@ class PrivatePostgres:
     port: int
     proc: subprocess.Popen[bytes] | None = None
 
+    def __post_init__(self) -> None:
+        self._log = open(self.data.parent / "server.log", "ab")  # noqa: SIM115 - closed by close()
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
+
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
+        self._log.flush()
         self.proc = subprocess.Popen(
             [
                 str(self.bindir / "postgres"),
@@ -105,14 +113,14 @@ class PrivatePostgres:
                 "max_connections=100",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.data / "server.log", "a"),  # noqa: SIM115 - the child keeps it
+            stderr=self._log,
             **_run_as(),
         )
         _wait(self._ready, 30, "the private PostgreSQL")
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"PostgreSQL exited: {(self.data / 'server.log').read_text()[-2000:]}")
+            raise RuntimeError(f"PostgreSQL exited: {(self.data.parent / 'server.log').read_text()[-2000:]}")
         result = subprocess.run(
             [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)], check=False
         )
@@ -154,7 +162,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             pg.start()
             yield pg
         finally:
-            pg.stop()
+            pg.close()
 
 
 @dataclass

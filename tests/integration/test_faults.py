@@ -111,6 +111,7 @@ def test_faults_under_load_never_500_and_recover():
 
             # Dropped connections: only around the SIGKILL, at most one per load thread.
             dropped = [o for o in outcomes if o.error is not None]
+            assert {o.error for o in dropped} <= {"connection"}
             print("dropped:", [(o.error, round(o.started - marks["worker killed"], 3)) for o in dropped])
             assert len(dropped) <= THREADS
             assert all(during(o, marks["worker killed"] - 0.1, marks["worker killed"] + 2) for o in dropped)
