@@ -31,9 +31,10 @@ run: migrate                       ## install, migrate, serve on http://127.0.0.
 test: install-dev system-packages node_modules  ## install and run every test (PostgreSQL and Redis tests included)
 	$(BIN)/pytest
 
-# Node tools the tests drive (Redocly CLI lints /openapi.json): exactly what package-lock.json pins,
-# reinstalled when node_modules is missing or older than the lock file. Node.js >= 20.19 and npm
-# come with the machine (Debian's own nodejs is too old for the pinned CLI).
+# Node tools the tests drive (Redocly CLI lints /openapi.json; axe-core checks the console pages in
+# Chromium): exactly what package-lock.json pins, reinstalled when node_modules is missing or older
+# than the lock file. Node.js >= 20.19 and npm come with the machine (Debian's own nodejs is too
+# old for the pinned CLI).
 node_modules: package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: Node.js >= 20.19 with npm is needed" >&2; exit 1; }
 	npm ci --no-audit --no-fund

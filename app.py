@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from console import pages
 from core import logs, metrics
 from core.db import Database
 from core.redis import Breaker, make_redis
@@ -26,7 +27,8 @@ from web.limits import RateLimits
 
 V1 = "/api/v1"
 
-# Every URL of the API, its Resource, and the endpoint name url_for uses.
+# Every URL of the API, its Resource, and the endpoint name url_for uses (the console's pages
+# are its blueprint's routes, console/views.py).
 ROUTES: list[tuple[str, type, str]] = [
     (f"{V1}/auth/register", Register, "register"),
     (f"{V1}/auth/login", Login, "login"),
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     breaker = Breaker()  # one per process: cache and idempotency skip a failing Redis together
     cache = ResponseCache(app, settings, redis_client, breaker)
     container.extras["totals"] = cache.cached_total  # list totals, see UnitOfWork.count
+    http.install(app)
     app.pipeline = pipeline.Pipeline(
         limits=RateLimits(app, settings, redis_client, auth_version_key=cache.prefix + "ns:auth"),
         cache=cache,
@@ -77,8 +80,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         idempotency=Idempotency(
             container.db, redis_client, settings.redis.key_prefix, breaker, settings.auth.secret_key
         ),
+        pages=pages.install(app, settings),  # the console at /console, on the same pipeline
     )
-    http.install(app)
     http.install_cors(app, settings.cors.origins)
     pipeline.register(app, http.Api(app), ROUTES)
     cli.register(app, create_app)

@@ -29,6 +29,8 @@ class IssuedPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    user_id: int
+    family_id: str  # the login: revoking the family ends it (the console's session is one)
 
 
 def register(*, uow: UnitOfWork, data: UserRegister) -> User:
@@ -115,6 +117,41 @@ def logout(
         row = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)))
         if row is not None and row.user_id == actor.user_id:
             _revoke_family(uow=uow, tokens=tokens, family_id=row.family_id)
+    uow.commit()
+
+
+def session_actor(*, uow: UnitOfWork, user_id: int, family_id: str) -> Actor:
+    """The user of a live login family (a console session): revoked or expired, it is over."""
+    row = uow.session.execute(
+        select(User)
+        .join(RefreshToken, RefreshToken.user_id == User.id)
+        .where(
+            User.id == user_id,
+            RefreshToken.family_id == family_id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > datetime.now(UTC),
+        )
+        .limit(1)
+    ).first()
+    if row is None:
+        raise Unauthorized("the session has ended")
+    user = row[0]
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        scopes=scopes_of_role(user.role),
+        family_id=family_id,
+    )
+
+
+def end_session(*, uow: UnitOfWork, tokens: AccessTokens, user_id: int, family_id: str) -> None:
+    """Log a login family out (the console's logout): its refresh and access tokens stop working."""
+    owned = uow.session.scalar(
+        select(RefreshToken.id).where(RefreshToken.family_id == family_id, RefreshToken.user_id == user_id)
+    )
+    if owned is not None:
+        _revoke_family(uow=uow, tokens=tokens, family_id=family_id)
     uow.commit()
 
 
@@ -214,7 +251,9 @@ def _issue_pair(
         )
     )
     access, _claims = tokens.issue(user_id=user_id, family_id=family_id)
-    return IssuedPair(access_token=access, refresh_token=secret, expires_in=tokens.ttl)
+    return IssuedPair(
+        access_token=access, refresh_token=secret, expires_in=tokens.ttl, user_id=user_id, family_id=family_id
+    )
 
 
 def _revoke_family(*, uow: UnitOfWork, tokens: AccessTokens, family_id: str) -> None:

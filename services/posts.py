@@ -139,12 +139,16 @@ def _change(
     return post
 
 
-def _get_own(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> Post:
+def get_editable(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> Post:
+    """The post if the caller may change it (an edit form): the same checks as a write, no lock."""
+    return _get_own(uow=uow, actor=actor, post_id=post_id, lock=False)
+
+
+def _get_own(*, uow: UnitOfWork, actor: Actor | None, post_id: int, lock: bool = True) -> Post:
     """Lock the post for writing; the caller must see it (else 404) and own it (else 403)."""
     actor = require(actor, "posts:write")
-    post = uow.session.scalar(
-        select(Post).where(Post.id == post_id, visible_to(actor)).with_for_update(of=Post)
-    )
+    stmt = select(Post).where(Post.id == post_id, visible_to(actor))
+    post = uow.session.scalar(stmt.with_for_update(of=Post) if lock else stmt)
     if post is None:
         raise NotFound("post not found")
     if not (actor.is_admin or post.author_id == actor.user_id):

@@ -22,11 +22,16 @@ from web import openapi
 GENERIC = re.compile(r"^(content-type|content-length|vary|access-control-.*)$", re.IGNORECASE)
 
 
+# The console's HTML pages (console/views.py) are no part of the API or its document.
+NOT_API = re.compile(r"^/console(/|$)")
+
+
 class ValidatingClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any) -> Any:
         response = super().open(*args, **kwargs)
         request = response.request
-        if request.method != "OPTIONS":  # CORS preflights are not operations
+        # CORS preflights are not operations.
+        if request.method != "OPTIONS" and not NOT_API.match(request.path):
             check(self.application, request.method, request.path, response)
         return response
 

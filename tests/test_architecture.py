@@ -1,6 +1,6 @@
 """The layers, as imports: dependencies point one way and nothing imports in a cycle.
 
-app.py -> resources -> web -> services -> schemas, models -> core, and app.py -> entrypoints
+app.py -> resources, console -> web -> services -> schemas, models -> core, and app.py -> entrypoints
 (the CLI, the server, the seeder), which get the app factory passed in and never import app.py.
 Every import counts, including the ones inside functions.
 """
@@ -11,16 +11,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("app", "entrypoints", "resources", "web", "services", "schemas", "models", "core")
+PACKAGES = ("app", "entrypoints", "resources", "console", "web", "services", "schemas", "models", "core")
 # What each layer must never import.
 FORBIDDEN = {
     "entrypoints": {"app", "resources"},
-    "resources": {"app", "entrypoints"},
-    "web": {"app", "entrypoints", "resources"},
-    "services": {"app", "entrypoints", "resources", "web", "flask", "flask_restful"},
-    "schemas": {"app", "entrypoints", "resources", "web", "services", "flask"},
-    "models": {"app", "entrypoints", "resources", "web", "services", "flask"},
-    "core": {"app", "entrypoints", "resources", "web", "services"},
+    "resources": {"app", "entrypoints", "console"},
+    "console": {"app", "entrypoints", "resources"},
+    "web": {"app", "entrypoints", "resources", "console"},
+    "services": {"app", "entrypoints", "resources", "console", "web", "flask", "flask_restful"},
+    "schemas": {"app", "entrypoints", "resources", "console", "web", "services", "flask"},
+    "models": {"app", "entrypoints", "resources", "console", "web", "services", "flask"},
+    "core": {"app", "entrypoints", "resources", "console", "web", "services"},
 }
 
 

@@ -141,12 +141,16 @@ class ResponseCache:
         return total
 
     def finish(self, state: RequestState, response: Response) -> None:
-        """Store a MISS's 200; after a 2xx write, bump the namespaces the operation declares."""
+        """Store a MISS's 200; after a 2xx write, bump the namespaces the operation declares, and
+        those a console page named once its service call committed."""
         operation = state.operation
         if state.method == "GET":
             plan = state.cache
             if plan is not None and plan.fill is not None and response.status_code == 200:
                 self._store(response, *plan.fill)
+            return
+        if state.invalidates:
+            self.bump(state.invalidates)
         elif operation is not None and not state.replayed:
             if operation.invalidates and 200 <= response.status_code < 300:
                 self.bump(operation.invalidates)

@@ -58,6 +58,8 @@ class RequestState:
     idempotency: Any = None  # the reservation to complete once the response is known
     replayed: bool = False
     touch_key_id: int | None = None
+    # Cache namespaces a console page's completed write bumps (API operations declare theirs).
+    invalidates: tuple[str, ...] = ()
 
 
 def container() -> Container:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -79,29 +80,40 @@ def problem(
     return response
 
 
-def to_problem(exc: BaseException) -> Response:
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What an exception means for the client, whatever the body's format (problem+json or a page)."""
+
+    status: int
+    detail: str
+    headers: dict[str, str] = field(default_factory=dict)
+    errors: list[dict[str, Any]] | None = None
+
+
+def classify(exc: BaseException) -> Failure:
+    """The one mapping of exceptions to statuses: the API renders it as problem+json, the console
+    as an HTML page."""
     if isinstance(exc, domain.DomainError):
-        status = DOMAIN_STATUS.get(type(exc), 400)
         errors = None
         if isinstance(exc, domain.Invalid):
             errors = [{"loc": list(exc.loc), "msg": exc.detail, "type": "value_error"}]
-        return problem(status, exc.detail, errors=errors)
+        return Failure(DOMAIN_STATUS.get(type(exc), 400), exc.detail, errors=errors)
     if isinstance(exc, RequestInvalid):
-        return problem(422, "the request does not match the schema", errors=exc.errors)
+        return Failure(422, "the request does not match the schema", errors=exc.errors)
     if isinstance(exc, MalformedJson):
-        return problem(400, str(exc) or "malformed JSON body")
+        return Failure(400, str(exc) or "malformed JSON body")
     if isinstance(exc, RateLimited):
-        return problem(429, str(exc))
+        return Failure(429, str(exc))
     if isinstance(exc, HTTPException):
-        return _http_problem(exc)
+        return _http_failure(exc)
     if isinstance(exc, IntegrityError):
         log.info("integrity error mapped to 409: %s", exc.orig)
-        return problem(409, "the request conflicts with existing data")
+        return Failure(409, "the request conflicts with existing data")
     if database_unavailable(exc) or _render_hit_dead_database(exc):
         log.error("database unavailable: %s", exc.__class__.__name__)
-        return problem(503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"})
+        return Failure(503, "the database is unavailable; retry shortly", {"Retry-After": "5"})
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "an unexpected error occurred; quote the request_id when reporting it")
+    return Failure(500, "an unexpected error occurred; quote the request_id when reporting it")
 
 
 # SQLSTATE classes and codes a stopping, restarting, overloaded or failing-over server answers:
@@ -138,7 +150,12 @@ def _render_hit_dead_database(exc: BaseException) -> bool:
     )
 
 
-def _http_problem(exc: HTTPException) -> Response:
+def to_problem(exc: BaseException) -> Response:
+    failure = classify(exc)
+    return problem(failure.status, failure.detail, headers=failure.headers, errors=failure.errors)
+
+
+def _http_failure(exc: HTTPException) -> Failure:
     status = exc.code or 500
     headers: dict[str, str] = {}
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
@@ -151,4 +168,4 @@ def _http_problem(exc: HTTPException) -> Response:
     for name in ("Retry-After",):
         if exc.response is not None and name in exc.response.headers:
             headers[name] = exc.response.headers[name]
-    return problem(status, detail, headers=headers)
+    return Failure(status, detail, headers)

@@ -84,11 +84,15 @@ def identity(state: RequestState) -> str:
 def login_account() -> str:
     """The account a login names, so `alice` and `alice@example.com` share one limit.
 
-    Never raises: an unreadable body or a failing lookup keys on the address, which the
-    per-address login limit counts as well.
+    The API's login sends JSON; the console's login form sends the same `username` field
+    form-encoded. Never raises: an unreadable body or a failing lookup keys on the address,
+    which the per-address login limit counts as well.
     """
     try:
-        name = LoginIn.model_validate_json(request.get_data(cache=True) or b"{}").username
+        if request.mimetype == "application/x-www-form-urlencoded":
+            name = request.form.get("username", "")
+        else:
+            name = LoginIn.model_validate_json(request.get_data(cache=True) or b"{}").username
         user = auth.find_login_user(uow=uow(), login=name)
     except Exception:
         return f"addr:{request.remote_addr or 'unknown'}"
@@ -133,20 +137,23 @@ class RateLimits:
             return self.tiers.get(actor.tier or "standard", self.authenticated)
         return self.authenticated
 
-    def check(self, state: RequestState) -> None:
+    def check(self, state: RequestState, named: tuple[str, ...] | None = None) -> None:
         """Count the request against every limit that applies; 429 on the first one exhausted.
 
         Every request counts - failed authentication (against the address), 404s and 405s
         included - except CORS preflights and the undeclared-limit operations endpoints.
+        `named` limits ("login") are the operation's declared ones unless given (console pages).
         """
         operation = state.operation
         if not self.enabled or state.method == "OPTIONS" or (operation is not None and not operation.limited):
             return
+        if named is None:
+            named = operation.limits if operation is not None else ()
         checks: list[tuple[str, RateLimitItem, str]] = []
         budget = self.budget(state)
         if budget is not None:
             checks.append(("default", budget, identity(state)))
-        if operation is not None and "login" in operation.limits:
+        if "login" in named:
             addr = f"addr:{request.remote_addr or 'unknown'}"
             checks += [
                 ("login", self.login, f"login-addr:{addr}"),
@@ -165,6 +172,33 @@ class RateLimits:
                 state.rate = window
             if window.refused:
                 raise RateLimited(f"rate limit exceeded ({item}); retry after the Retry-After seconds")
+
+    def key_window(self, tier: str, key_id: int) -> RateWindow | None:
+        """An API key's current default window, read without counting (None: the tier is unlimited).
+
+        The same counter key check() increments for a request made with that key.
+        """
+        item = self.tiers.get(tier, self.authenticated)
+        if item is None:
+            return None
+        identifiers = ("default", f"key:{key_id}")
+        strategy = self.shared
+        if self.remote and self.breaker.allow():
+            try:
+                stats = strategy.get_window_stats(item, *identifiers)
+            except Exception as exc:
+                log.warning("rate-limit storage failed (%s); reading this process", exc.__class__.__name__)
+                self.breaker.trip()
+                stats = self.local.get_window_stats(item, *identifiers)
+        else:
+            stats = (self.local if self.remote else strategy).get_window_stats(item, *identifiers)
+        return RateWindow(
+            policy="default",
+            limit=item.amount,
+            remaining=stats.remaining,
+            reset_at=stats.reset_time,
+            window_seconds=item.get_expiry(),
+        )
 
     def _hit(
         self, state: RequestState, policy: str, item: RateLimitItem, key: str, prefetch: list[str]

@@ -16,6 +16,12 @@
 Any exception becomes a problem+json response in web/errors.py, and steps 10-12 still run on it.
 Flask's before_request hooks are not used: the order above is the only order. Steps share one
 RequestState (web/context.py), never loose `g` keys.
+
+Server-rendered pages (the console, /console) take one branch: request id, their cookie session
+as step 2, the same rate limiter (the console's login obeys the API's login limits), their CSRF
+check, the view; errors render as HTML pages. The API-only steps - credentials from headers,
+declared access, response cache, idempotency, validation against a declaration - do not apply.
+Steps 10-12 run for both.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import logging
 import os
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import flask_restful
 from flask import Flask, Response, current_app, g, request
@@ -58,23 +64,52 @@ STEPS = (
 )
 
 
+class Pages(Protocol):
+    """Server-rendered pages with their own session and error pages (console/pages.py)."""
+
+    def owns(self) -> bool:
+        """Whether this request is for one of the pages (matched or not: a 404 there is a page)."""
+
+    def authenticate(self, state: RequestState) -> None:
+        """Step 2 for pages: the cookie session's actor, if any."""
+
+    def named_limits(self) -> tuple[str, ...]:
+        """Named limits (step 3) of this request on top of the caller's budget: ("login",)."""
+
+    def protect(self) -> None:
+        """Refuse an unsafe request without a valid CSRF token."""
+
+    def secure(self, response: Response) -> Response:
+        """The pages' own headers (CSP, no-store)."""
+
+    def error_page(self, exc: Exception) -> Response:
+        """An exception as an HTML page, with the status web/errors.py classifies it as."""
+
+
 class Pipeline:
     def __init__(
-        self, limits: RateLimits, cache: ResponseCache, idempotency: Idempotency, credentials: CredentialCache
+        self,
+        limits: RateLimits,
+        cache: ResponseCache,
+        idempotency: Idempotency,
+        credentials: CredentialCache,
+        pages: Pages | None = None,
     ) -> None:
         self.limits = limits
         self.cache = cache
         self.idempotency = idempotency
         self.credentials = credentials
+        self.pages = pages
         self.operations: dict[tuple[str, str], Operation] = {}
 
     def handle(self) -> Response:
         state = g.inkwell = RequestState(request_id=_request_id(), method=request.method)  # 1
         state.operation = self.operations.get((request.endpoint or "", state.method))
+        pages = self.pages if self.pages is not None and self.pages.owns() else None
         try:
-            response = self._run(state)
+            response = self._run(state) if pages is None else self._run_page(state, pages)
         except Exception as exc:
-            response = to_problem(exc)
+            response = to_problem(exc) if pages is None else pages.error_page(exc)
         self._finish(state, response)
         response = http.conditional_get(state, response)  # 10
         http.common_headers(state, response)  # 11
@@ -101,6 +136,12 @@ class Pipeline:
             if operation.body is not None:
                 request.view_args["body"] = parse_body(operation.body)
         return current_app.dispatch_request()  # 8, 9; routing errors (404, 405) raise here
+
+    def _run_page(self, state: RequestState, pages: Pages) -> Response:
+        pages.authenticate(state)  # 2
+        self.limits.check(state, named=pages.named_limits())  # 3
+        pages.protect()
+        return pages.secure(current_app.make_response(current_app.dispatch_request()))  # 8, 9
 
     def _finish(self, state: RequestState, response: Response) -> None:
         """After the method: store or invalidate the cache, settle idempotency, end the transaction.

@@ -1,0 +1,370 @@
+"""The console's pages. Each action is one call of the service the API calls for it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from pydantic import BaseModel, ValidationError
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from console import session as console_session
+from console.forms import (
+    ItemForm,
+    KeyForm,
+    LoginForm,
+    PostForm,
+    ProfileForm,
+    RoleForm,
+    SignupForm,
+    button,
+    fail,
+    parse,
+)
+from schemas.auth import ApiKeyCreate, ApiKeyQuery, LoginIn
+from schemas.items import ItemCreate, ItemQuery
+from schemas.posts import PostCreate, PostQuery, PostUpdate
+from schemas.users import MeUpdate, UserAdminUpdate, UserQuery, UserRegister
+from services import api_keys, auth, items, posts, users
+from services.actor import Actor, scopes_of_role
+from services.errors import DomainError, Forbidden, NotFound
+from web.context import container, state, uow
+
+PREFIX = "/console"
+blueprint = Blueprint(
+    "console", __name__, url_prefix=PREFIX, template_folder="templates", static_folder="static"
+)
+Q = TypeVar("Q", bound=BaseModel)
+
+# The response-cache namespaces each kind of write bumps, as the API's operations declare them.
+# AUTH ("auth", web/credentials.py): the write can take a credential's rights away, so every
+# process forgets the callers it remembers.
+POSTS = ("posts", "comments")
+USERS = ("users",)
+ITEMS = ("items",)
+AUTH = ("auth",)
+
+
+def actor() -> Actor:
+    return current_user.actor
+
+
+def wrote(*namespaces: str) -> None:
+    """A service call committed: cached API reads of these namespaces are stale now."""
+    state().invalidates = namespaces
+
+
+def page(template: str, form: Any = None, **context: Any) -> tuple[str, int]:
+    """Render; a posted form that failed answers 422 with its errors next to the fields."""
+    failed = form is not None and request.method == "POST" and (form.errors or form.form_errors)
+    return render_template(template, form=form, **context), 422 if failed else 200
+
+
+def listing(model: type[Q], **fixed: Any) -> Q:
+    """A list query from ?page= plus the page's own filters; a bad page number is no page (404)."""
+    try:
+        return model.model_validate({"page": request.args.get("page", "1"), **fixed})
+    except ValidationError:
+        raise NotFound("no such page")
+
+
+def see_other(endpoint: str, **values: Any) -> Response:
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def require_admin() -> Actor:
+    if not actor().is_admin:
+        raise Forbidden("admin only")
+    return actor()
+
+
+@blueprint.app_template_filter("when")
+def when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value is not None else "—"
+
+
+@blueprint.app_template_filter("epoch")
+def epoch(value: float) -> str:
+    return when(datetime.fromtimestamp(value, UTC))
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+@blueprint.get("")
+def index() -> Response:
+    return see_other("console.keys" if current_user.is_authenticated else "console.login")
+
+
+@blueprint.route("/signup", methods=["GET", "POST"])
+def signup() -> Any:
+    form = SignupForm()
+    if form.validate_on_submit():
+        data = parse(form, UserRegister, {f: form[f].data or "" for f in ("username", "email", "password")})
+        if data is not None:
+            try:
+                auth.register(uow=uow(), data=data)
+            except DomainError as exc:
+                fail(form, exc)
+            else:
+                wrote(*USERS)
+                flash("Your account is ready. Log in to continue.", "success")
+                return see_other("console.login")
+    return page("console/signup.html", form, title="Sign up")
+
+
+def _next_url() -> str:
+    """Where to go after logging in: a console page only (never another site)."""
+    target = request.args.get("next", "")
+    if target.startswith(f"{PREFIX}/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("console.keys")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    if form.validate_on_submit():
+        data = parse(
+            form, LoginIn, {"username": form.username.data or "", "password": form.password.data or ""}
+        )
+        if data is not None:
+            app = container()
+            try:
+                pair = auth.login(
+                    uow=uow(), tokens=app.tokens, refresh_ttl=app.settings.auth.refresh_ttl_seconds, data=data
+                )
+            except DomainError as exc:
+                fail(form, exc)
+            else:
+                console_session.start(pair.user_id, pair.family_id)
+                flash("You are logged in.", "success")
+                return redirect(_next_url(), code=303)
+    return page("console/login.html", form, title="Log in")
+
+
+@blueprint.post("/logout")
+@login_required
+def logout() -> Response:
+    console_session.end(actor())
+    wrote(*AUTH)
+    flash("You are logged out.", "success")
+    return see_other("console.login")
+
+
+@blueprint.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile() -> Any:
+    me = users.me(uow=uow(), actor=actor())
+    form = ProfileForm(data={"bio": me.bio, "email": me.email})
+    if form.validate_on_submit():
+        changes: dict[str, Any] = {}
+        if form.bio.data != me.bio:
+            changes["bio"] = form.bio.data or ""
+        if form.email.data != me.email:
+            changes["email"] = form.email.data or ""
+        # An empty password box is a field not sent: the service says which one is missing.
+        for name in ("password", "current_password"):
+            if form[name].data:
+                changes[name] = form[name].data
+        data = parse(form, MeUpdate, changes)
+        if data is not None:
+            try:
+                users.update_me(uow=uow(), tokens=container().tokens, actor=actor(), data=data)
+            except DomainError as exc:
+                fail(form, exc)
+            else:
+                wrote(*USERS, *AUTH)  # a new password ends the other logins
+                flash("Profile saved." if changes else "Nothing to change.", "success")
+                return see_other("console.profile")
+    return page("console/profile.html", form, title="Profile", me=me)
+
+
+# -- API keys and usage ------------------------------------------------------------------------
+
+
+def _key_form() -> KeyForm:
+    form = KeyForm()
+    # Only scopes this user may hold; the service refuses any other anyway.
+    form.scopes.choices = [SelectChoice(s) for s in sorted(scopes_of_role(actor().role))]
+    return form
+
+
+@blueprint.route("/keys", methods=["GET", "POST"])
+@login_required
+def keys() -> Any:
+    form = _key_form()
+    if form.validate_on_submit():
+        data = parse(form, ApiKeyCreate, form.payload())
+        if data is not None:
+            try:
+                key, secret = api_keys.create(
+                    uow=uow(), actor=actor(), data=data, tiers=container().settings.rate_limit.tiers
+                )
+            except DomainError as exc:
+                fail(form, exc)
+            else:
+                # Shown on this response only: it is not stored, and the page is never cached.
+                return render_template(
+                    "console/key_created.html", title="Key created", key=key, secret=secret
+                )
+    rows, total, pages = api_keys.list_keys(
+        uow=uow(), actor=actor(), query=listing(ApiKeyQuery, per_page=100)
+    )
+    return page("console/keys.html", form, title="API keys", keys=rows, total=total, pages=pages)
+
+
+@blueprint.route("/keys/<id:key_id>/revoke", methods=["GET", "POST"])
+@login_required
+def revoke_key(key_id: int) -> Any:
+    form = button("Revoke")
+    if form.validate_on_submit():
+        api_keys.revoke(uow=uow(), actor=actor(), key_id=key_id)
+        wrote(*AUTH)
+        flash("The key is revoked; the API refuses it from now on.", "success")
+        return see_other("console.keys")
+    key = api_keys.get(uow=uow(), actor=actor(), key_id=key_id)
+    return page(
+        "console/confirm.html", form, title="Revoke key", subject=f"the key “{key.name}” ({key.prefix})"
+    )
+
+
+@blueprint.get("/usage")
+@login_required
+def usage() -> Any:
+    rows, _total, _pages = api_keys.list_keys(
+        uow=uow(), actor=actor(), query=listing(ApiKeyQuery, per_page=100)
+    )
+    limits = current_app.pipeline.limits  # type: ignore[attr-defined]
+    live = [key for key in rows if not key.revoked]
+    windows = {key.id: limits.key_window(key.tier, key.id) for key in live}
+    return page("console/usage.html", title="Usage", keys=live, windows=windows, enabled=limits.enabled)
+
+
+# -- posts -------------------------------------------------------------------------------------
+
+
+@blueprint.get("/posts")
+@login_required
+def my_posts() -> Any:
+    query = listing(PostQuery, author_id=actor().user_id, sort="-created_at", per_page=100)
+    rows, total, pages = posts.list_posts(uow=uow(), actor=actor(), query=query)
+    return page("console/posts.html", title="My posts", posts=rows, total=total, pages=pages)
+
+
+@blueprint.route("/posts/new", methods=["GET", "POST"])
+@login_required
+def new_post() -> Any:
+    form = PostForm()
+    if form.validate_on_submit():
+        data = parse(form, PostCreate, {f: form[f].data or "" for f in ("title", "content", "status")})
+        if data is not None:
+            try:
+                posts.create(uow=uow(), actor=actor(), data=data)
+            except DomainError as exc:
+                fail(form, exc)
+            else:
+                wrote(*POSTS)
+                flash("Post saved.", "success")
+                return see_other("console.my_posts")
+    return page("console/post_form.html", form, title="Write a post")
+
+
+@blueprint.route("/posts/<id:post_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_post(post_id: int) -> Any:
+    # Someone else's draft is 404 and their published post 403, as PATCH /posts/{id} answers.
+    post = posts.get_editable(uow=uow(), actor=actor(), post_id=post_id)
+    form = PostForm(data={"title": post.title, "content": post.content, "status": post.status})
+    if form.validate_on_submit():
+        data = parse(form, PostUpdate, {f: form[f].data or "" for f in ("title", "content", "status")})
+        if data is not None:
+            return _change_post(form, post_id, data, "Post saved.")
+    return page("console/post_form.html", form, title="Edit post")
+
+
+def _change_post(form: Any, post_id: int, data: PostUpdate, done: str) -> Any:
+    try:
+        posts.update(uow=uow(), actor=actor(), post_id=post_id, data=data)
+    except (NotFound, Forbidden):
+        raise  # not this user's post: the error page
+    except DomainError as exc:
+        fail(form, exc)
+        return page("console/post_form.html", form, title="Edit post")
+    wrote(*POSTS)
+    flash(done, "success")
+    return see_other("console.my_posts")
+
+
+@blueprint.post("/posts/<id:post_id>/publish")
+@login_required
+def publish_post(post_id: int) -> Any:
+    form = button("Publish")
+    if not form.validate_on_submit():
+        return see_other("console.my_posts")
+    return _change_post(form, post_id, PostUpdate(status="published"), "Post published.")
+
+
+@blueprint.route("/posts/<id:post_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_post(post_id: int) -> Any:
+    form = button("Delete")
+    if form.validate_on_submit():
+        posts.delete(uow=uow(), actor=actor(), post_id=post_id)
+        wrote(*POSTS)
+        flash("Post deleted.", "success")
+        return see_other("console.my_posts")
+    post = posts.get_editable(uow=uow(), actor=actor(), post_id=post_id)
+    return page("console/confirm.html", form, title="Delete post", subject=f"the post “{post.title}”")
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+
+@blueprint.get("/admin/users")
+@login_required
+def admin_users() -> Any:
+    require_admin()
+    rows, total, pages = users.list_users(uow=uow(), query=listing(UserQuery, per_page=100))
+    forms = {u.id: RoleForm(formdata=None, data={"role": u.role}) for u in rows}
+    return page("console/admin_users.html", title="Users", users=rows, forms=forms, total=total, pages=pages)
+
+
+@blueprint.post("/admin/users/<id:user_id>/role")
+@login_required
+def change_role(user_id: int) -> Any:
+    require_admin()
+    form = RoleForm()
+    if form.validate_on_submit():
+        data = parse(form, UserAdminUpdate, {"role": form.role.data})
+        if data is None:
+            flash("; ".join(form.role.errors), "error")
+        else:
+            users.admin_update(uow=uow(), actor=actor(), user_id=user_id, data=data)
+            wrote(*USERS, *AUTH)  # a role is part of a remembered caller
+            flash("Role saved.", "success")
+    return see_other("console.admin_users")
+
+
+@blueprint.route("/admin/items", methods=["GET", "POST"])
+@login_required
+def admin_items() -> Any:
+    require_admin()
+    form = ItemForm()
+    if form.validate_on_submit():
+        fields = {f: form[f].data or "" for f in ("name", "price", "description")}
+        data = parse(form, ItemCreate, {**fields, "stock": form.stock.data})
+        if data is not None:
+            try:
+                items.create(uow=uow(), actor=actor(), data=data)
+            except DomainError as exc:
+                fail(form, exc)
+            else:
+                wrote(*ITEMS)
+                flash("Item added to the catalog.", "success")
+                return see_other("console.admin_items")
+    rows, total, pages = items.list_items(uow=uow(), query=listing(ItemQuery, per_page=100))
+    return page("console/admin_items.html", form, title="Item catalog", items=rows, total=total, pages=pages)
