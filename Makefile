@@ -43,11 +43,13 @@ node_modules: package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests and benchmarks drive: headless Chromium + chromedriver (the /docs
-# browser test) and wrk (the benchmark and its smoke test). Installed only when missing.
+# browser test), wrk (the benchmark and its smoke test) and pgbouncer (the tests start a private
+# one in front of PostgreSQL, in transaction mode). Installed only when missing.
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
 system-packages:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v wrk >/dev/null; then \
-		$(APT) update && $(APT) install -y chromium chromium-driver wrk; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! command -v wrk >/dev/null \
+		|| [ ! -x /usr/sbin/pgbouncer ]; then \
+		$(APT) update && $(APT) install -y chromium chromium-driver wrk pgbouncer; \
 	fi
 
 lint: install-dev

@@ -31,10 +31,18 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, **kwargs)
         _tune_sqlite(engine, settings.database.busy_timeout_ms)
         return engine
-    # One pooled connection per waitress thread, plus a little headroom for the CLI and health checks.
-    kwargs.update(pool_size=settings.server.threads, max_overflow=4, pool_pre_ping=True, pool_timeout=5)
+    # By default one pooled connection per waitress thread, plus a little headroom for health checks.
+    # pool_pre_ping: a connection that died with its server (a restart, a failover, PgBouncer
+    # closing it) is replaced on checkout, so the first request after a recovery does not fail.
+    database = settings.database
+    kwargs.update(
+        pool_size=database.pool_size or settings.server.threads,
+        max_overflow=database.max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=5,
+    )
     if url.get_backend_name() == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": 3}
+        kwargs["connect_args"] = {"connect_timeout": 3, "prepare_threshold": database.prepare_threshold}
     return create_engine(url, **kwargs)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from core.settings import ROOT
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 VERSION_TABLE = "alembic_version"
+# The PostgreSQL advisory lock `db-upgrade` holds: the bytes of "inkwell" as a bigint.
+MIGRATION_LOCK = int.from_bytes(b"inkwell")
 
 
 def config(url: str | None = None) -> Config:
@@ -46,7 +48,22 @@ def at_head(conn: Connection) -> bool:
 
 
 def upgrade_database(url: str) -> None:
-    """Alembic to head: brings any empty (or older) database up to date."""
+    """Alembic to head: brings any empty (or older) database up to date.
+
+    One transaction: on PostgreSQL it first takes an advisory lock, so when two hosts deploy at
+    once the second waits, then finds the schema at head and does nothing. A transaction-scoped
+    lock also holds through PgBouncer in transaction mode, and dies with a crashed process.
+    SQLite's own write lock already serialises two runs on one file.
+    """
     from alembic import command
 
-    command.upgrade(config(url), "head")
+    cfg = config(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn  # migrations/env.py runs in this transaction
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +24,29 @@ class ServerSettings(BaseModel):
     trusted_proxy_count: int = Field(0, ge=0)
     connection_limit: int = Field(1000, ge=1)
     cpu_affinity: bool = False
+    graceful_timeout_seconds: int = Field(30, ge=0, le=3600)
 
 
 class DatabaseSettings(BaseModel):
     url: str = "sqlite:///var/inkwell.db"
     echo: bool = False
     busy_timeout_ms: int = 10_000
+    # PostgreSQL, per worker process: pooled connections (0: one per server thread) and how many
+    # more may open under a burst. Each worker of each host holds up to pool_size + max_overflow.
+    pool_size: int = Field(0, ge=0, le=1000)
+    max_overflow: int = Field(4, ge=0, le=1000)
+    # psycopg prepares a statement server-side after this many runs on a connection; None (TOML:
+    # "none") never does, which PgBouncer in transaction mode needs before 1.21 (or with
+    # max_prepared_statements = 0).
+    prepare_threshold: int | None = Field(5, ge=0)
+
+    @field_validator("prepare_threshold", mode="before")
+    @classmethod
+    def _none_spelled_out(cls, value: Any) -> Any:
+        # TOML and environment variables have no null: "none" (or "null", or "") stands for it.
+        if isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
+            return None
+        return value
 
 
 class RedisSettings(BaseModel):

@@ -9,8 +9,6 @@ connection (the client's `Connection: close`, HTTP/1.0, errors, short bodies) st
 
 from __future__ import annotations
 
-from typing import Any
-
 from waitress.channel import HTTPChannel
 from waitress.task import WSGITask
 
@@ -30,8 +28,3 @@ class KeepAliveTask(WSGITask):
 
 class KeepAliveChannel(HTTPChannel):
     task_class = KeepAliveTask
-
-
-def install(server: Any) -> None:
-    """Serve `server`'s new connections (create_server() with one socket) with KeepAliveChannel."""
-    server.channel_class = KeepAliveChannel

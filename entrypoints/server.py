@@ -1,7 +1,22 @@
-"""Waitress in one process, or N forked workers each with its own SO_REUSEPORT socket.
+"""`serve`: a master process and N waitress workers, each accepting on its own SO_REUSEPORT socket.
 
-SO_REUSEPORT lets the kernel spread connections evenly across workers; a single socket shared
-by fork leaves most connections with whichever worker wakes first.
+SO_REUSEPORT lets the kernel spread connections evenly across workers (a single socket shared by
+fork leaves most connections with whichever worker wakes first), and it lets a new worker listen
+next to an old one, which is what makes a reload lose nothing.
+
+The master only manages processes; the workers serve. Signals to the master:
+
+    SIGTERM, SIGINT  every worker drains (below), then the master exits 0
+    SIGHUP           the workers are replaced one at a time: a new worker is accepting on its own
+                     socket before the old one starts draining
+
+Draining a worker: /readyz answers 503; the connections the kernel already queued on its socket are
+accepted, then the socket is closed so new connections go to the other sockets; every response from
+then on says `Connection: close`; idle keep-alive connections are closed; the worker exits once no
+request is in flight, or after server.graceful_timeout_seconds.
+
+A worker that dies on its own is restarted after an exponential backoff (0.5 s doubling to 30 s;
+a worker that served for a minute starts the count again).
 """
 
 from __future__ import annotations
@@ -9,22 +24,36 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.task import WSGITask
 
 from core import metrics
 from core.settings import Settings
 from entrypoints import keepalive
+from web.container import Container
 
 Factory = Callable[[Settings], Flask]
 
 log = logging.getLogger("inkwell.server")
+
+MASTER_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+POLL_SECONDS = 0.1  # how often the loops look at their signal flags
+IDLE_CLOSE_SECONDS = 1.0  # a draining worker closes a keep-alive connection idle this long
+READY_TIMEOUT_SECONDS = 60.0  # a new worker must be accepting within this
+BACKOFF_FIRST_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+STABLE_SECONDS = 60.0  # a worker that lived this long before dying resets its backoff
 
 
 def waitress_options(settings: Settings) -> dict[str, Any]:
@@ -49,86 +78,279 @@ def waitress_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def _listen(host: str, port: int, reuse_port: bool) -> socket.socket:
+def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     return sock
 
 
-def _serve_worker(settings: Settings, factory: Factory, index: int, reuse_port: bool) -> None:
-    from waitress.server import create_server
-
-    if settings.server.cpu_affinity and hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
-    # Under load waitress logs "Task queue depth" on most requests; that line is noise.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    app = factory(settings)
-    sock = _listen(settings.server.host, settings.server.port, reuse_port)
-    server = create_server(app, sockets=[sock], **waitress_options(settings))
-    keepalive.install(server)
-    log.warning(
-        "worker %d (pid %d) serving on http://%s:%d",
-        index,
-        os.getpid(),
-        settings.server.host,
-        settings.server.port,
-    )
-    server.run()
+# -- a worker ------------------------------------------------------------------------------------
 
 
-def run(settings: Settings, factory: Factory) -> None:
-    workers = settings.server.workers
-    if workers <= 1:
-        _serve_worker(settings, factory, 0, reuse_port=False)
-        return
+class _Task(keepalive.KeepAliveTask):
+    def build_response_header(self) -> bytes:
+        # A draining worker ends each connection after its response: the client's next request
+        # opens a new connection, which the kernel gives to a worker that is still accepting.
+        # WSGITask's own close, not KeepAliveTask's, which keeps it open after a 204 or 304.
+        if self.channel.server.inkwell_draining:
+            WSGITask.set_close_on_finish(self)
+        return super().build_response_header()
 
-    # Before forking: every worker writes its metrics to files here; /metrics sums them all.
-    metrics.prepare_multiprocess_dir()
-    children: dict[int, int] = {}
 
-    def spawn(index: int) -> None:
+class _Channel(keepalive.KeepAliveChannel):
+    task_class = _Task
+
+
+def _busy(channel: HTTPChannel) -> bool:
+    """A request queued or running, a response not yet flushed, or a request half received."""
+    return bool(channel.requests or channel.total_outbufs_len or channel.request is not None)
+
+
+class _Worker:
+    def __init__(self, settings: Settings, factory: Factory, index: int) -> None:
+        self.settings = settings
+        self.index = index
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._stop)
+        # The master decides: a terminal's ^C or hangup reaches the whole process group.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)  # blocked by the master around fork
+
+        from waitress.server import create_server
+
+        if settings.server.cpu_affinity and hasattr(os, "sched_setaffinity"):
+            cpus = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+        # Under load waitress logs "Task queue depth" on most requests; that line is noise.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        self.app = factory(settings)
+        self.container: Container = self.app.extensions["inkwell"]
+        sock = _listen(settings.server.host, settings.server.port)
+        self.server: Any = create_server(self.app, sockets=[sock], **waitress_options(settings))
+        self.server.channel_class = _Channel
+        self.server.inkwell_draining = False
+
+    def _stop(self, _signum: int, _frame: Any) -> None:
+        self.stopping = True
+
+    def _poll(self) -> None:
+        adj = self.server.adj
+        wasyncore.loop(timeout=POLL_SECONDS, map=self.server._map, use_poll=adj.asyncore_use_poll, count=1)
+
+    def run(self, ready_fd: int) -> None:
+        log.warning(
+            "worker %d (pid %d) serving on http://%s:%d",
+            self.index,
+            os.getpid(),
+            self.settings.server.host,
+            self.settings.server.port,
+        )
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+        while not self.stopping:
+            self._poll()
+        self.drain()
+
+    def drain(self) -> None:
+        started = time.monotonic()
+        deadline = started + self.settings.server.graceful_timeout_seconds
+        # Whatever the kernel already queued on this socket is accepted and served; closing the
+        # socket with connections still queued would reset them. Only then do responses say
+        # `Connection: close`: a client reconnecting sooner could land on this socket again.
+        while _accept_pending(self.server):
+            pass
+        wasyncore.dispatcher.close(self.server)  # the listening socket only; the trigger stays
+        self.server.inkwell_draining = True
+        self.container.draining = True
+        while True:
+            channels = [c for c in list(self.server._map.values()) if isinstance(c, HTTPChannel)]
+            if not channels:
+                break
+            if time.monotonic() >= deadline:
+                log.error(
+                    "worker %d: %d connection(s) still busy after %d s; closing them",
+                    self.index,
+                    sum(_busy(c) for c in channels),
+                    self.settings.server.graceful_timeout_seconds,
+                )
+                break
+            now = time.time()
+            for channel in channels:
+                if not _busy(channel) and now - channel.last_activity >= IDLE_CLOSE_SECONDS:
+                    channel.will_close = True  # closed by the loop on its next pass
+            self._poll()
+        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        self.container.db.dispose()
+        log.warning(
+            "worker %d (pid %d) drained in %.1f s", self.index, os.getpid(), time.monotonic() - started
+        )
+
+
+def _accept_pending(server: Any) -> bool:
+    """Accept one queued connection; False once the queue is empty."""
+    accepted = server.accept()
+    if accepted is None:
+        return False
+    conn, addr = accepted
+    server.set_socket_options(conn)
+    server.channel_class(server, conn, server.fix_addr(addr), server.adj, map=server._map)
+    return True
+
+
+# -- the master ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Child:
+    index: int
+    ready_fd: int
+    started: float
+    retiring: bool = False
+
+
+class _Master:
+    def __init__(self, settings: Settings, factory: Factory) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.children: dict[int, _Child] = {}
+        self.pending: list[int] = []  # signals received, handled by the loop
+        self.failures = [0] * settings.server.workers
+        self.restart_at: dict[int, float] = {}
+
+    def _signal(self, signum: int, _frame: Any) -> None:
+        self.pending.append(signum)
+
+    def spawn(self, index: int) -> int:
+        read_fd, write_fd = os.pipe()
+        # Blocked across fork so a signal meant for the new worker waits for its own handlers.
+        signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                _serve_worker(settings, factory, index, reuse_port=True)
+                os.close(read_fd)
+                _Worker(self.settings, self.factory, index).run(write_fd)
             except BaseException:
                 log.exception("worker %d failed", index)
                 code = 1
             finally:
                 os._exit(code)
-        children[pid] = index
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)
+        os.close(write_fd)
+        self.children[pid] = _Child(index, read_fd, time.monotonic())
+        return pid
 
-    stopping = False
+    def wait_ready(self, pid: int) -> bool:
+        """Whether the worker is accepting (it writes to its pipe) rather than dead or stuck."""
+        child = self.children[pid]
+        ready, _, _ = select.select([child.ready_fd], [], [], READY_TIMEOUT_SECONDS)
+        answer = os.read(child.ready_fd, 1) if ready else b""
+        os.close(child.ready_fd)
+        child.ready_fd = -1
+        return answer == b"1"
 
-    def stop(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
+    def retire(self, pid: int) -> None:
+        child = self.children.get(pid)
+        if child is not None and not child.retiring:
+            child.retiring = True
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for index in range(workers):
-        spawn(index)
-    while children:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        index = children.pop(pid, None)
-        metrics.worker_exited(pid)
-        if index is not None and not stopping:
-            log.error("worker %d (pid %d) exited with %s; restarting", index, pid, status)
-            time.sleep(0.5)
-            spawn(index)
-    sys.exit(0)
+    def serving(self, index: int) -> list[int]:
+        return [pid for pid, c in self.children.items() if c.index == index and not c.retiring]
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            metrics.worker_exited(pid)
+            if child is None:
+                continue
+            if child.ready_fd >= 0:
+                os.close(child.ready_fd)
+            if child.retiring:
+                continue
+            # It died on its own: restart it, later each time it keeps dying.
+            lived = time.monotonic() - child.started
+            self.failures[child.index] = 1 if lived >= STABLE_SECONDS else self.failures[child.index] + 1
+            delay = min(BACKOFF_FIRST_SECONDS * 2 ** (self.failures[child.index] - 1), BACKOFF_MAX_SECONDS)
+            log.error(
+                "worker %d (pid %d) exited with status %s; restarting in %.1f s",
+                child.index,
+                pid,
+                os.waitstatus_to_exitcode(status),
+                delay,
+            )
+            self.restart_at[child.index] = time.monotonic() + delay
+
+    def reload(self) -> None:
+        log.warning("reloading %d worker(s) one at a time", self.settings.server.workers)
+        for index in range(self.settings.server.workers):
+            old = self.serving(index)
+            self.restart_at.pop(index, None)
+            pid = self.spawn(index)
+            if not self.wait_ready(pid):
+                log.error("reload: the new worker %d did not start; keeping the old ones", index)
+                self.retire(pid)
+                if not old:  # it was down already, waiting for its restart: keep that coming
+                    self.restart_at[index] = time.monotonic() + BACKOFF_FIRST_SECONDS
+                return
+            for previous in old:
+                self.retire(previous)
+
+    def shutdown(self) -> int:
+        log.warning("stopping: draining %d worker(s)", len(self.children))
+        for pid in list(self.children):
+            self.retire(pid)
+        deadline = time.monotonic() + self.settings.server.graceful_timeout_seconds + 5
+        while self.children and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(POLL_SECONDS)
+        for pid in list(self.children):  # past its own deadline: a stuck worker
+            log.error("worker pid %d did not drain in time; killing it", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while self.children:
+                pid, _ = os.waitpid(-1, 0)
+                self.children.pop(pid, None)
+        return 0
+
+    def run(self) -> int:
+        for signum in MASTER_SIGNALS:
+            signal.signal(signum, self._signal)
+        started = [self.spawn(index) for index in range(self.settings.server.workers)]
+        if not all([self.wait_ready(pid) for pid in started]):
+            log.error("a worker failed to start; stopping")
+            self.shutdown()
+            return 1
+        while True:
+            while self.pending:
+                signum = self.pending.pop(0)
+                if signum == signal.SIGHUP:
+                    self.reload()
+                else:
+                    return self.shutdown()
+            self.reap()
+            now = time.monotonic()
+            for index, when in list(self.restart_at.items()):
+                if when <= now:
+                    del self.restart_at[index]
+                    self.spawn(index)
+            time.sleep(POLL_SECONDS)
+
+
+def run(settings: Settings, factory: Factory) -> None:
+    # Before forking: every worker writes its metrics to files here; /metrics sums them all.
+    metrics.prepare_multiprocess_dir()
+    sys.exit(_Master(settings, factory).run())

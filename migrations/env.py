@@ -19,6 +19,12 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:  # core/migrations.upgrade_database: its transaction holds the lock
+        context.configure(connection=given, target_metadata=models.Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
     engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=models.Base.metadata, render_as_batch=True)

@@ -57,10 +57,13 @@ class Readyz(Resource):
         """Readiness.
 
         Database and Redis checks with short timeouts; 503 marks the failing one. Redis is checked
-        as configured: the master found through the sentinels, or every cluster master.
+        as configured: the master found through the sentinels, or every cluster master. A worker
+        that is draining before it exits (SIGTERM, SIGHUP) adds "server": "fail".
         """
         app = container()
         checks = {"database": "ok", "redis": "disabled"}
+        if app.draining:
+            checks["server"] = "fail"
         try:
             with app.db.engine.connect() as conn:
                 checks["database"] = "ok" if migrations.at_head(conn) else "fail"

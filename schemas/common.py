@@ -121,4 +121,5 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ok", "fail"]
-    checks: dict[Literal["database", "redis"], Literal["ok", "fail", "disabled"]]
+    # "server" appears only while this worker drains before exiting (always "fail" then).
+    checks: dict[Literal["database", "redis", "server"], Literal["ok", "fail", "disabled"]]

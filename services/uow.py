@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 # Given a function that runs the COUNT, return the total (possibly from a cache).
@@ -32,6 +33,12 @@ class UnitOfWork:
         self.session.rollback()
 
     def close(self) -> None:
-        # Anything not committed by a use case is discarded here.
-        self.session.rollback()
-        self.session.close()
+        """Discard anything a use case did not commit. Never raises: on a dead connection the
+        rollback fails, but the server has dropped that transaction already; closing the session
+        then hands the connection back to the pool, which discards it."""
+        try:
+            self.session.rollback()
+        except SQLAlchemyError:
+            pass
+        finally:
+            self.session.close()

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -44,14 +45,30 @@ def flask_cli(args: list[str], env: dict[str, str], timeout: float = 120) -> sub
     )
 
 
+@dataclass
+class Served:
+    base: str
+    proc: subprocess.Popen[bytes]  # the master: signal it by proc.pid
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def workers(self) -> list[int]:
+        """The master's children (the workers), by PID."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
 @contextmanager
-def live_server(
+def serve_process(
     env: dict[str, str], *, workers: int = 1, threads: int = 8, startup: float = 30
-) -> Iterator[str]:
-    """Start waitress with `workers` processes; yield the base URL; kill the process group after."""
+) -> Iterator[Served]:
+    """Start waitress with `workers` processes; yield it once healthy; kill the process group after."""
     port = free_port()
     (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / f"live-{port}.log", "w")  # noqa: SIM115 - closed in finally
+    log_path = ROOT / "var" / f"live-{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(
         [
             *FLASK,
@@ -76,9 +93,7 @@ def live_server(
         deadline = time.monotonic() + startup
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited early: {(ROOT / 'var' / f'live-{port}.log').read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"server exited early: {log_path.read_text()[-2000:]}")
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -89,10 +104,19 @@ def live_server(
             time.sleep(0.1)
         if workers > 1:
             time.sleep(1.0)  # the other workers bind their SO_REUSEPORT sockets within this time
-        yield base
+        yield Served(base, proc, log_path)
     finally:
         _stop(proc)
         log.close()
+
+
+@contextmanager
+def live_server(
+    env: dict[str, str], *, workers: int = 1, threads: int = 8, startup: float = 30
+) -> Iterator[str]:
+    """Start waitress with `workers` processes; yield the base URL; kill the process group after."""
+    with serve_process(env, workers=workers, threads=threads, startup=startup) as served:
+        yield served.base
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -17,3 +17,5 @@ class Container:
     tokens: AccessTokens
     redis: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Set by the server while this worker drains before exiting: /readyz answers 503.
+    draining: bool = False

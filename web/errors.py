@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from flask import Response, g, request
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -109,13 +109,45 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, IntegrityError):
         log.info("integrity error mapped to 409: %s", exc.orig)
         return Failure(409, "the request conflicts with existing data")
-    if isinstance(exc, OperationalError | PoolTimeout) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if database_unavailable(exc) or _render_hit_dead_database(exc):
         log.error("database unavailable: %s", exc.__class__.__name__)
         return Failure(503, "the database is unavailable; retry shortly", {"Retry-After": "5"})
     log.exception("unhandled error", exc_info=exc)
     return Failure(500, "an unexpected error occurred; quote the request_id when reporting it")
+
+
+# SQLSTATE classes and codes a stopping, restarting, overloaded or failing-over server answers:
+# connection exception, operator intervention (shutdown, "starting up"), insufficient resources
+# (too many connections), and a read-only transaction (a standby not yet promoted).
+UNAVAILABLE_SQLSTATES = ("08", "57P", "53", "25006")
+# The exception classes database_unavailable accepts outright, by name (see _render_hit_dead_database).
+UNAVAILABLE_ERROR_NAMES = ("OperationalError", "InterfaceError", "TimeoutError", "DisconnectionError")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether this database error means "not now" (503) rather than a bug (500)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return exc.connection_invalidated or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
+def _render_hit_dead_database(exc: BaseException) -> bool:
+    """A response model read a lazy-loaded attribute and the load failed on a dead database.
+
+    pydantic wraps whatever the attribute raised into a ValidationError ("get_attribute_error")
+    and keeps only its text, so the class name is all there is to go on.
+    """
+    if not isinstance(exc, ValidationError):
+        return False
+    errors = exc.errors(include_url=False, include_input=False)
+    return bool(errors) and all(
+        e["type"] == "get_attribute_error"
+        and str(e.get("ctx", {}).get("error", "")).startswith(UNAVAILABLE_ERROR_NAMES)
+        for e in errors
+    )
 
 
 def to_problem(exc: BaseException) -> Response:

@@ -144,12 +144,20 @@ class Pipeline:
         return pages.secure(current_app.make_response(current_app.dispatch_request()))  # 8, 9
 
     def _finish(self, state: RequestState, response: Response) -> None:
-        """After the method: store or invalidate the cache, settle idempotency, end the transaction."""
+        """After the method: store or invalidate the cache, settle idempotency, end the transaction.
+
+        Never raises: the response is decided, and a failing dependency here must not turn it
+        into a 500 (each step logs and degrades on its own; this is the last guard).
+        """
         try:
             self.cache.finish(state, response)
-        finally:
-            _close(state)
+        except Exception as exc:
+            log.error("response cache step after the method failed: %s", exc.__class__.__name__)
+        _close(state)
+        try:
             self.idempotency.finish(state, response)
+        except Exception as exc:
+            log.error("idempotency step after the method failed: %s", exc.__class__.__name__)
 
 
 def _request_id() -> str:
@@ -161,16 +169,13 @@ def _request_id() -> str:
 def _close(state: RequestState) -> None:
     """End the request's transaction, then record an API key's use in a short one of its own.
 
-    Never raises: the response is decided, and a rollback on a dead connection must not turn
-    it into a 500. The key's use is recorded only after the request's transaction is closed:
-    on SQLite a write request holds the one write lock, and a read request must not take it.
+    Never raises (UnitOfWork.close never does): the response is decided. The key's use is
+    recorded only after the request's transaction is closed: on SQLite a write request holds
+    the one write lock, and a read request must not take it.
     """
     unit, state.uow = state.uow, None
     if unit is not None:
-        try:
-            unit.close()
-        except Exception as exc:
-            log.warning("closing the request's transaction failed: %s", exc.__class__.__name__)
+        unit.close()
     if state.touch_key_id is None:
         return
     touch = UnitOfWork(container().db.session(write=True))
@@ -179,10 +184,7 @@ def _close(state: RequestState) -> None:
     except Exception as exc:  # last_used_at is bookkeeping; it never fails a served request
         log.warning("could not record API key use: %s", exc.__class__.__name__)
     finally:
-        try:
-            touch.close()
-        except Exception as exc:
-            log.warning("closing the key-use transaction failed: %s", exc.__class__.__name__)
+        touch.close()
 
 
 class InkwellFlask(Flask):
