@@ -33,7 +33,7 @@ def make_redis(settings: Settings) -> Any:
         return None
     timeout = settings.redis.socket_timeout_seconds
     # Short timeouts and one immediate retry: a dead Redis costs milliseconds per request, never
-    # a hung worker (redis-py's default retries for seconds); the breakers handle the rest.
+    # a hung worker (redis-py's default retries for seconds); the breaker handles the rest.
     options: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
@@ -44,9 +44,7 @@ def make_redis(settings: Settings) -> Any:
         service, _, db = path.partition("/")
         if not service:
             raise ValueError("redis.url: redis+sentinel:// needs a service name: …/service_name[/db]")
-        sentinel = Sentinel(
-            nodes, sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout}
-        )
+        sentinel = Sentinel(nodes, sentinel_kwargs=options)  # a dead sentinel is skipped at once
         return sentinel.master_for(service, db=int(db or 0), health_check_interval=30, **auth, **options)
     if url.startswith(CLUSTER):
         nodes, path, auth = _split(url, CLUSTER)

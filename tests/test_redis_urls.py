@@ -27,10 +27,13 @@ def test_sentinel_url_names_the_sentinels_the_service_and_the_database() -> None
     sentinels = [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
                  for s in pool.sentinel_manager.sentinels]  # fmt: skip
     assert sentinels == [("10.0.0.1", 26379), ("10.0.0.2", 26380)]
-    # The sentinels are asked without the data nodes' password.
-    assert all(
-        s.connection_pool.connection_kwargs.get("password") is None for s in pool.sentinel_manager.sentinels
-    )
+    # The sentinels are asked without the data nodes' password, with the same short timeouts, and
+    # without redis-py's default retries (seconds per dead sentinel).
+    for sentinel in pool.sentinel_manager.sentinels:
+        kwargs = sentinel.connection_pool.connection_kwargs
+        assert kwargs.get("password") is None
+        assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.25
+        assert kwargs["retry"].get_retries() == 1
 
 
 def test_rediss_is_tls_with_the_short_timeouts() -> None:
