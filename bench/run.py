@@ -369,7 +369,7 @@ def write_table(results: list[Result], args: argparse.Namespace) -> str:
         )
     versions = ", ".join(
         f"{p} {metadata.version(p)}"
-        for p in ("Flask", "waitress", "SQLAlchemy", "pydantic", "limits", "Flask-Caching")
+        for p in ("Flask", "waitress", "SQLAlchemy", "pydantic", "Flask-Limiter", "limits", "Flask-Caching")
     )
     header = [
         f"# Benchmark results{' (smoke run: tiny dataset, seconds per scenario)' if args.smoke else ''}",

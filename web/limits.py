@@ -4,6 +4,14 @@ The `limits` library parses the budgets (`rate_limit.*`); the pipeline calls che
 place. What each operation adds to the caller's budget is declared on it
 (`@operation(limits=("login",))`).
 
+Flask-Limiter is the limiter of the embedded defaults (no Redis) and the per-process fallback
+while Redis fails: its fixed-window strategy on its memory storage, called through the
+strategy's own `hit` / `get_window_stats` from check(). Its per-request hook is never run (the
+pipeline runs no before_request hooks): that evaluation cost ~100 us a request, and would count
+at a place set by hook order, not by the pipeline. With Redis, one script on the shared client
+counts instead (below), because it also reads the cache's keys in the same round trip and runs
+on Sentinel and Cluster through the client the cache uses.
+
 Strategy: fixed window. One atomic Lua call on the shared Redis client (INCRBY, and PEXPIRE when
 the window is new) both admits and counts, so N allowed means exactly N admitted under any
 concurrency across processes and hosts, at one Redis round trip per request. The same call
@@ -24,9 +32,10 @@ import logging
 import time
 from typing import Any
 
-from flask import Response, request
+from flask import Flask, Response, request
+from flask_limiter import Limiter
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.strategies import RateLimiter
 
 from core.redis import Breaker, is_cluster
 from core.settings import Settings
@@ -77,18 +86,22 @@ class RedisWindow:
 
 
 class MemoryWindow:
-    """The same window in this process: without Redis, or while it fails."""
+    """The same window in this process (no Redis, or while it fails): Flask-Limiter's strategy."""
 
-    def __init__(self) -> None:
-        self.storage = MemoryStorage()
+    def __init__(self, app: Flask) -> None:
+        limiter = Limiter(lambda: "", storage_uri="memory://", strategy="fixed-window", headers_enabled=False)
+        limiter.init_app(app)
+        self.strategy: RateLimiter = limiter.limiter
 
     def count(self, item: RateLimitItem, key: str) -> tuple[int, float]:
-        count = self.storage.incr(key, item.get_expiry())
-        return int(count), self.storage.get_expiry(key)
+        admitted = self.strategy.hit(item, key)
+        reset_at, remaining = self.strategy.get_window_stats(item, key)
+        # Past the limit the window stops counting (remaining stays 0): one over is refused.
+        return (item.amount - remaining) if admitted else item.amount + 1, reset_at
 
     def peek(self, item: RateLimitItem, key: str) -> tuple[int, float]:
-        count = int(self.storage.get(key))
-        return count, self.storage.get_expiry(key) if count else time.time() + item.get_expiry()
+        reset_at, remaining = self.strategy.get_window_stats(item, key)
+        return item.amount - remaining, reset_at
 
 
 def counter_key(item: RateLimitItem, policy: str, who: str) -> str:
@@ -125,7 +138,7 @@ def login_account() -> str:
 
 class RateLimits:
     def __init__(
-        self, settings: Settings, redis_client: Any, breaker: Breaker, auth_version_key: str
+        self, app: Flask, settings: Settings, redis_client: Any, breaker: Breaker, auth_version_key: str
     ) -> None:
         config = settings.rate_limit
         self.auth_version_key = auth_version_key  # read in the same round trip (web/credentials.py)
@@ -139,7 +152,7 @@ class RateLimits:
         self.remote = RedisWindow(redis_client, f"{settings.redis.key_prefix}:rl:") if redis_client else None
         # One server or Sentinel: the counter's script also reads the cache's keys (any slots).
         self.prefetch = redis_client is not None and not is_cluster(redis_client)
-        self.local = MemoryWindow()
+        self.local = MemoryWindow(app)
 
     def budget(self, state: RequestState) -> RateLimitItem | None:
         actor = state.actor
