@@ -273,11 +273,19 @@ def new_post() -> Any:
     return page("console/post_form.html", form, title="Write a post")
 
 
+def _own_post(post_id: int) -> Any:
+    """A post this user may change. Another user's post is not in their console, published or
+    not: 404 (the API answers 403 for a published one, since its GET shows it to everyone)."""
+    try:
+        return posts.get_editable(uow=uow(), actor=actor(), post_id=post_id)
+    except Forbidden:
+        raise NotFound("post not found")
+
+
 @blueprint.route("/posts/<id:post_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_post(post_id: int) -> Any:
-    # Someone else's draft is 404 and their published post 403, as PATCH /posts/{id} answers.
-    post = posts.get_editable(uow=uow(), actor=actor(), post_id=post_id)
+    post = _own_post(post_id)
     form = PostForm(data={"title": post.title, "content": post.content, "status": post.status})
     if form.validate_on_submit():
         data = parse(form, PostUpdate, {f: form[f].data or "" for f in ("title", "content", "status")})
@@ -305,6 +313,7 @@ def publish_post(post_id: int) -> Any:
     form = button("Publish")
     if not form.validate_on_submit():
         return see_other("console.my_posts")
+    _own_post(post_id)
     return _change_post(form, post_id, PostUpdate(status="published"), "Post published.")
 
 
@@ -312,12 +321,12 @@ def publish_post(post_id: int) -> Any:
 @login_required
 def delete_post(post_id: int) -> Any:
     form = button("Delete")
+    post = _own_post(post_id)
     if form.validate_on_submit():
         posts.delete(uow=uow(), actor=actor(), post_id=post_id)
         wrote(*POSTS)
         flash("Post deleted.", "success")
         return see_other("console.my_posts")
-    post = posts.get_editable(uow=uow(), actor=actor(), post_id=post_id)
     return page("console/confirm.html", form, title="Delete post", subject=f"the post “{post.title}”")
 
 
