@@ -51,6 +51,22 @@ axe.run(document, {resultTypes: ["violations"]}).then(
 """
 
 
+def wait_replaced(driver: Any, old: Any) -> None:
+    """Until the page that held `old` is gone: Chromium reports a node of an unloaded page as
+    stale, or as not belonging to the document, depending on timing."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def replaced(_driver: Any) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    WebDriverWait(driver, 15).until(replaced, "the page did not change")
+
+
 class Browser:
     def __init__(self, base: str, profile: str) -> None:
         if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
@@ -76,6 +92,18 @@ class Browser:
         from selenium.webdriver.common.by import By
 
         return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def follow(self, element: Any) -> None:
+        """Click something that loads a page, and wait until the new page replaced the old one
+        (a click returns before the navigation it starts has finished)."""
+        from selenium.webdriver.common.by import By
+
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        wait_replaced(self.driver, old)
+
+    def press(self, label: str) -> None:
+        self.follow(self.button(label))
 
     def button(self, label: str) -> Any:
         from selenium.webdriver.common.by import By
@@ -170,13 +198,15 @@ def test_console_journey_in_a_real_browser(tmp_path: Path) -> None:
                     active.send_keys(Keys.TAB)
                 assert order == ["username", "email", "password"]
                 assert driver.switch_to.active_element.get_attribute("value") == "Sign up"
+                old = driver.find_element("tag name", "html")
                 driver.switch_to.active_element.send_keys(Keys.ENTER)
+                wait_replaced(driver, old)
                 assert driver.current_url == f"{base}/console/login"
                 assert "Your account is ready" in b.find(".flashes").text
 
                 b.fill("Username", "carol@example.com")  # the email works as the username
                 b.fill("Password", PASSWORD)
-                b.button("Log in").click()
+                b.press("Log in")
                 assert driver.current_url == f"{base}/console/keys"
                 cookie = driver.get_cookie("inkwell_console")
                 assert cookie is not None
@@ -187,7 +217,7 @@ def test_console_journey_in_a_real_browser(tmp_path: Path) -> None:
                 b.fill("Key name", "journey")
                 b.find('input[name="scopes"][value="read"]').click()
                 b.find('input[name="scopes"][value="posts:write"]').click()
-                b.button("Create key").click()
+                b.press("Create key")
                 secret = b.find("#secret").get_attribute("value")
                 assert secret.startswith("iwk_")
                 assert b.find("#copy").is_displayed()  # copy.js, the page's only script, ran under the CSP
@@ -208,33 +238,33 @@ def test_console_journey_in_a_real_browser(tmp_path: Path) -> None:
 
                 b.go("/console/keys")
                 b.check("keys")
-                b.find('a[aria-label^="Revoke journey"]').click()
+                b.follow(b.find('a[aria-label^="Revoke journey"]'))
                 b.check("revoke")
-                b.button("Revoke").click()
+                b.press("Revoke")
                 assert "The key is revoked" in b.find(".flashes").text
                 assert requests.get(f"{base}/api/v1/posts", headers=headers, timeout=10).status_code == 401
 
                 b.go("/console/posts")
                 b.check("posts-empty")
-                b.find("a.button").click()
+                b.follow(b.find("a.button"))
                 b.fill("Title", "From the console")
                 b.fill("Content", "Written in a browser.")
-                b.button("Save").click()
+                b.press("Save")
                 assert driver.current_url == f"{base}/console/posts"
                 assert "From the console" not in api_titles(base)  # a draft
                 b.check("posts")
-                b.find('button[aria-label="Publish From the console"]').click()
+                b.follow(b.find('button[aria-label="Publish From the console"]'))
                 assert "Post published." in b.find(".flashes").text
                 assert "From the console" in api_titles(base)
-                b.find('a[aria-label="Edit From the console"]').click()
+                b.follow(b.find('a[aria-label="Edit From the console"]'))
                 b.check("post-edit")
                 b.go("/console/posts")
-                b.find('a[aria-label="Delete From the console"]').click()
+                b.follow(b.find('a[aria-label="Delete From the console"]'))
                 b.check("post-delete")
 
                 b.go("/console/profile")
                 b.fill("Bio", "I test consoles.")
-                b.button("Save").click()
+                b.press("Save")
                 assert "Profile saved." in b.find(".flashes").text
                 b.check("profile")
 
@@ -243,7 +273,7 @@ def test_console_journey_in_a_real_browser(tmp_path: Path) -> None:
 
                 b.go("/console/keys")
                 before = driver.get_cookie("inkwell_console")
-                driver.find_element("xpath", "//nav//button[normalize-space(.)='Log out']").click()
+                b.follow(driver.find_element("xpath", "//nav//button[normalize-space(.)='Log out']"))
                 assert driver.current_url == f"{base}/console/login"
                 assert "You are logged out." in b.find(".flashes").text
                 # The cookie from before the logout, put back, no longer opens the console.
@@ -254,13 +284,13 @@ def test_console_journey_in_a_real_browser(tmp_path: Path) -> None:
 
                 b.fill("Username", "root")
                 b.fill("Password", PASSWORD)
-                b.button("Log in").click()
+                b.press("Log in")
                 b.go("/console/admin/users")
                 b.check("admin-users")
                 b.go("/console/admin/items")
                 b.fill("Name", "Fountain pen")
                 b.fill("Price", "19.90")
-                b.button("Save").click()
+                b.press("Save")
                 assert "Item added" in b.find(".flashes").text
                 b.check("admin-items")
             finally:
