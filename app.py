@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     http.install(app)
     app.pipeline = pipeline.Pipeline(
         limits=RateLimits(
-            app, settings, redis_client, breaker, auth_version_key=cache.version_key(AUTH_NAMESPACE)
+            settings, redis_client, breaker, auth_version_key=cache.version_key(AUTH_NAMESPACE)
         ),
         cache=cache,
         credentials=CredentialCache(settings.auth.leeway_seconds),
