@@ -39,22 +39,15 @@ blueprint = Blueprint(
 )
 Q = TypeVar("Q", bound=BaseModel)
 
-# The response-cache namespaces each kind of write bumps, as the API's operations declare them.
-# AUTH ("auth", web/credentials.py): the write can take a credential's rights away, so every
-# process forgets the callers it remembers.
-POSTS = ("posts", "comments")
-USERS = ("users",)
-ITEMS = ("items",)
-AUTH = ("auth",)
-
-
 def actor() -> Actor:
     return current_user.actor
 
 
-def wrote(*namespaces: str) -> None:
-    """A service call committed: cached API reads of these namespaces are stale now."""
-    state().invalidates = namespaces
+def wrote(endpoint: str, method: str) -> None:
+    """A service call committed: bump the cache namespaces the API's operation for the same
+    write declares (`auth` among them when it can take a credential's rights away), so the two
+    can never disagree about what a write makes stale."""
+    state().invalidates = current_app.pipeline.operations[(endpoint, method)].invalidates
 
 
 def page(template: str, form: Any = None, **context: Any) -> tuple[str, int]:
@@ -110,7 +103,7 @@ def signup() -> Any:
             except DomainError as exc:
                 fail(form, exc)
             else:
-                wrote(*USERS)
+                wrote("register", "POST")
                 flash("Your account is ready. Log in to continue.", "success")
                 return see_other("console.login")
     return page("console/signup.html", form, title="Sign up")
@@ -150,7 +143,7 @@ def login() -> Any:
 @login_required
 def logout() -> Response:
     console_session.end(actor())
-    wrote(*AUTH)
+    wrote("logout", "POST")
     flash("You are logged out.", "success")
     return see_other("console.login")
 
@@ -177,7 +170,7 @@ def profile() -> Any:
             except DomainError as exc:
                 fail(form, exc)
             else:
-                wrote(*USERS, *AUTH)  # a new password ends the other logins
+                wrote("me", "PATCH")
                 flash("Profile saved." if changes else "Nothing to change.", "success")
                 return see_other("console.profile")
     return page("console/profile.html", form, title="Profile", me=me)
@@ -223,7 +216,7 @@ def revoke_key(key_id: int) -> Any:
     form = button("Revoke")
     if form.validate_on_submit():
         api_keys.revoke(uow=uow(), actor=actor(), key_id=key_id)
-        wrote(*AUTH)
+        wrote("api_key", "DELETE")
         flash("The key is revoked; the API refuses it from now on.", "success")
         return see_other("console.keys")
     key = api_keys.get(uow=uow(), actor=actor(), key_id=key_id)
@@ -267,7 +260,7 @@ def new_post() -> Any:
             except DomainError as exc:
                 fail(form, exc)
             else:
-                wrote(*POSTS)
+                wrote("posts", "POST")
                 flash("Post saved.", "success")
                 return see_other("console.my_posts")
     return page("console/post_form.html", form, title="Write a post")
@@ -302,7 +295,7 @@ def _change_post(form: Any, post_id: int, data: PostUpdate, done: str) -> Any:
     except DomainError as exc:
         fail(form, exc)
         return page("console/post_form.html", form, title="Edit post")
-    wrote(*POSTS)
+    wrote("post", "PATCH")
     flash(done, "success")
     return see_other("console.my_posts")
 
@@ -324,7 +317,7 @@ def delete_post(post_id: int) -> Any:
     post = _own_post(post_id)
     if form.validate_on_submit():
         posts.delete(uow=uow(), actor=actor(), post_id=post_id)
-        wrote(*POSTS)
+        wrote("post", "DELETE")
         flash("Post deleted.", "success")
         return see_other("console.my_posts")
     return page("console/confirm.html", form, title="Delete post", subject=f"the post “{post.title}”")
@@ -353,7 +346,7 @@ def change_role(user_id: int) -> Any:
             flash("; ".join(form.role.errors), "error")
         else:
             users.admin_update(uow=uow(), actor=actor(), user_id=user_id, data=data)
-            wrote(*USERS, *AUTH)  # a role is part of a remembered caller
+            wrote("user", "PATCH")
             flash("Role saved.", "success")
     return see_other("console.admin_users")
 
@@ -372,7 +365,7 @@ def admin_items() -> Any:
             except DomainError as exc:
                 fail(form, exc)
             else:
-                wrote(*ITEMS)
+                wrote("items", "POST")
                 flash("Item added to the catalog.", "success")
                 return see_other("console.admin_items")
     rows, total, pages = items.list_items(uow=uow(), query=listing(ItemQuery, per_page=100))
