@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from tests.conftest import PASSWORD
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -108,3 +110,20 @@ class Load:
             key = str(outcome.status) if outcome.status is not None else str(outcome.error)
             counts[key] = counts.get(key, 0) + 1
         return counts
+
+
+def user_and_post(base: str) -> tuple[dict[str, str], int]:
+    """A user's bearer headers and a published post of theirs, for the load to read and comment on."""
+    body = {"username": "loader", "email": "loader@example.com", "password": PASSWORD}
+    assert requests.post(f"{base}/api/v1/auth/register", json=body, timeout=10).status_code == 201
+    login = {"username": "loader", "password": PASSWORD}
+    token = requests.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    post = requests.post(
+        f"{base}/api/v1/posts",
+        json={"title": "Under load", "content": "x", "status": "published"},
+        headers=headers,
+        timeout=10,
+    )
+    assert post.status_code == 201
+    return headers, post.json()["id"]

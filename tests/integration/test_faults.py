@@ -16,8 +16,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import PASSWORD
-from tests.integration.load import Load, Outcome
+from tests.integration.load import Load, Outcome, user_and_post
 from tests.integration.private import private_postgres, private_redis
 from tests.live import app_env, flask_cli, serve_process
 
@@ -37,22 +36,12 @@ def test_faults_under_load_never_500_and_recover():
         flask_cli(["db-upgrade"], env)
         with serve_process(env, workers=2) as served:
             base = served.base
-            body = {"username": "loader", "email": "loader@example.com", "password": PASSWORD}
-            assert requests.post(f"{base}/api/v1/auth/register", json=body, timeout=10).status_code == 201
-            login = {"username": "loader", "password": PASSWORD}
-            token = requests.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            post = requests.post(
-                f"{base}/api/v1/posts",
-                json={"title": "Under load", "content": "x", "status": "published"},
-                headers=headers,
-                timeout=10,
-            ).json()
+            headers, post_id = user_and_post(base)
             first_workers = served.workers()
             assert len(first_workers) == 2
 
             marks: dict[str, float] = {}
-            with Load(base, post["id"], headers, threads=THREADS) as load:
+            with Load(base, post_id, headers, threads=THREADS) as load:
                 time.sleep(3)
                 marks["redis killed"] = time.monotonic()
                 cache.kill()
@@ -130,7 +119,7 @@ def test_faults_under_load_never_500_and_recover():
             page = 1
             while True:
                 response = requests.get(
-                    f"{base}/api/v1/posts/{post['id']}/comments?per_page=100&page={page}", timeout=10
+                    f"{base}/api/v1/posts/{post_id}/comments?per_page=100&page={page}", timeout=10
                 )
                 assert response.status_code == 200
                 listed |= {c["id"] for c in response.json()["items"]}
@@ -138,7 +127,7 @@ def test_faults_under_load_never_500_and_recover():
                     break
                 page += 1
             assert created <= listed
-            detail = requests.get(f"{base}/api/v1/posts/{post['id']}", timeout=10).json()
+            detail = requests.get(f"{base}/api/v1/posts/{post_id}", timeout=10).json()
             assert detail["comment_count"] == len(listed)
             log = served.log()
             assert "unhandled error" not in log and "Exception while serving" not in log

@@ -14,27 +14,10 @@ import time
 import pytest
 import requests
 
-from tests.conftest import PASSWORD
-from tests.integration.load import Load
+from tests.integration.load import Load, user_and_post
 from tests.live import FLASK, ROOT, Served, app_env, serve_process
 
 pytestmark = pytest.mark.server
-
-
-def user_and_post(base: str) -> tuple[dict[str, str], int]:
-    body = {"username": "cycler", "email": "cycler@example.com", "password": PASSWORD}
-    assert requests.post(f"{base}/api/v1/auth/register", json=body, timeout=10).status_code == 201
-    login = {"username": "cycler", "password": PASSWORD}
-    token = requests.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    post = requests.post(
-        f"{base}/api/v1/posts",
-        json={"title": "Lifecycle", "content": "x", "status": "published"},
-        headers=headers,
-        timeout=10,
-    )
-    assert post.status_code == 201
-    return headers, post.json()["id"]
 
 
 def healthy(base: str) -> bool:
