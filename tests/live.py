@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -106,7 +107,7 @@ def serve_process(
             time.sleep(1.0)  # the other workers bind their SO_REUSEPORT sockets within this time
         yield Served(base, proc, log_path)
     finally:
-        _stop(proc)
+        stop_group(proc)
         log.close()
 
 
@@ -119,7 +120,8 @@ def live_server(
         yield served.base
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM the process group `proc` leads (started with start_new_session), SIGKILL after 10 s."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.integration.load import Load, user_and_post
-from tests.live import FLASK, ROOT, Served, app_env, serve_process
+from tests.live import FLASK, ROOT, Served, app_env, serve_process, stop_group
 
 pytestmark = pytest.mark.server
 
@@ -171,10 +171,13 @@ def test_a_new_release_takes_over_the_port_without_refusing_a_request(sqlite_url
                 os.kill(old.proc.pid, signal.SIGTERM)
                 assert old.proc.wait(timeout=30) == 0
                 time.sleep(1)
-        finally:
+            # The new release drains and exits cleanly too.
             for new in started:
                 new.send_signal(signal.SIGTERM)
                 assert new.wait(timeout=30) == 0
+        finally:
+            for new in started:  # whatever failed above: nothing of the new release is left running
+                stop_group(new)
         print("outcomes:", load.summary(), "of", len(load.outcomes))
         assert len(load.outcomes) > 200
         assert {o.status for o in load.outcomes} <= {200, 201}, load.summary()

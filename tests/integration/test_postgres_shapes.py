@@ -46,7 +46,14 @@ def test_two_db_upgrades_at_once_both_succeed(fresh_pg):
         )
         for _ in range(2)
     ]
-    outcomes = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    try:
+        outcomes = [(*run.communicate(timeout=120), run.returncode) for run in runs]
+    finally:
+        for run in runs:  # a run that hung (or a failed wait) is not left behind
+            if run.poll() is None:
+                run.kill()
+                run.wait(timeout=10)
+    outcomes = [(code, out, err) for out, err, code in outcomes]
     for code, out, err in outcomes:
         assert code == 0, err[-2000:]
         assert "database is at head" in out
