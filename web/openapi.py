@@ -138,7 +138,8 @@ def build(app: Flask) -> dict[str, Any]:
             "description": "JSON over HTTP. Errors are RFC 9457 problem details (application/problem+json). "
             "Every response carries X-Request-ID; limited operations carry the rate-limit headers. "
             "A path that is not listed here answers 404, and a method a listed path does not have "
-            "answers 405 with an `Allow` header; both as problem details, both rate limited.",
+            "answers 405 with an `Allow` header; both as problem details, both rate limited. "
+            "The web console under /console is HTML for people, not part of this API.",
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": "/"}],
