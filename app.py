@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logs.configure(settings.log)
     container.extras["metrics"] = metrics.build()
+    metrics.watch_pool(container.db.engine, container.extras["metrics"])
     breaker = Breaker()  # one per process: cache, limits and idempotency skip a failing Redis together
     cache = ResponseCache(app, settings, redis_client, breaker)
     container.extras["totals"] = cache.cached_total  # list totals, see UnitOfWork.count

@@ -39,6 +39,7 @@ blueprint = Blueprint(
 )
 Q = TypeVar("Q", bound=BaseModel)
 
+
 def actor() -> Actor:
     return current_user.actor
 

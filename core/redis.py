@@ -88,9 +88,9 @@ def server_of(client: Any, key: str) -> str:
     stamping entries with their server makes everything written before it unreachable, in every
     process, with no extra round trip. One server (`redis://`): "" (see ResponseCache.lookup).
     """
-    if isinstance(client, RedisCluster):
-        return client.get_node_from_key(key).name
-    pool = client.connection_pool
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:  # a cluster client has a pool per node, none of its own
+        return client.get_node_from_key(key).name  # type: ignore[no-any-return]
     if isinstance(pool, SentinelConnectionPool) and pool.master_address is not None:
         host, port = pool.master_address
         return f"{host}:{port}"

@@ -5,7 +5,8 @@ bumps with `@operation(invalidates=("posts", ...))`.
 
 - Key: path + sorted query string + the caller's visibility class (anonymous, that user, admin),
   so what one caller may see never reaches another (Flask-Caching's default key ignores all that).
-- Entry: JSON `{"v": version stamp, "b": body, "e": ETag, "l": Link}`, never pickle.
+- Entry: a JSON head `{"v": version stamp, "e": ETag, "l": Link}`, a newline, then the body's
+  bytes as sent (a hit neither parses nor re-encodes the body); never pickle.
 - Invalidation: every 2xx write bumps (INCR) the namespaces its Resource names, after the
   service committed and before the response leaves. A read fetches [entry, namespace version]
   in one MGET and treats an entry stamped with another version as a miss. The version is read
@@ -57,13 +58,31 @@ def version_name(namespace: str) -> str:
 
 
 class JsonSerializer:
-    """cachelib serializer: JSON (orjson) instead of pickle; INCR'd integers read back as ints."""
+    """cachelib serializer: JSON (orjson) instead of pickle; INCR'd integers read back as ints.
+
+    A response entry (bytes: head, newline, body) is stored and read back as it is: orjson never
+    writes a raw newline, so a value holding one is an entry, never a JSON document.
+    """
 
     def dumps(self, value: Any) -> bytes:
-        return orjson.dumps(value)
+        return value if isinstance(value, bytes) else orjson.dumps(value)
 
     def loads(self, value: bytes | None) -> Any:
-        return None if value is None else orjson.loads(value)
+        if value is None or b"\n" in value:
+            return value
+        return orjson.loads(value)
+
+
+def pack_entry(version: str, etag: str, link: str | None, body: bytes) -> bytes:
+    return orjson.dumps({"v": version, "e": etag, "l": link}) + b"\n" + body
+
+
+def unpack_entry(raw: Any) -> tuple[dict[str, Any], bytes] | None:
+    """(head, body), or None for a missing or malformed entry (an entry of an older format)."""
+    if not isinstance(raw, bytes):
+        return None
+    head, newline, body = raw.partition(b"\n")
+    return (orjson.loads(head), body) if newline else None
 
 
 class ResponseCache:
@@ -122,21 +141,23 @@ class ResponseCache:
         names = [key.removeprefix(self.prefix) for key in plan.keys]
         try:
             if plan.fetched is not None:
-                entry, version, *total = (self.backend.serializer.loads(raw) for raw in plan.fetched)
+                loads = self.backend.serializer.loads
+                entry, version, *total = (loads(raw) for raw in plan.fetched)
             else:
                 entry, version, *total = self.backend.get_many(*names)
+            found = unpack_entry(entry)
         except Exception as exc:
             self._failed("read", exc)
             plan.result = "BYPASS"
             return None
         version = self._stamp(names[1], version)
-        if entry is not None and entry.get("v") == version:
+        if found is not None and found[0].get("v") == version:
             plan.result = "HIT"
-            response = Response(entry["b"], status=200, mimetype="application/json")
-            response.headers["ETag"] = entry["e"]
-            if entry.get("l"):
-                response.headers["Link"] = entry["l"]
-            return response
+            head, body = found
+            headers = [("Content-Type", "application/json"), ("ETag", head["e"])]
+            if head.get("l"):
+                headers.append(("Link", head["l"]))
+            return Response(body, status=200, headers=headers)
         plan.result = "MISS"
         plan.fill = (names[0], version)
         if len(names) == 3:
@@ -209,7 +230,7 @@ class ResponseCache:
         body = response.get_data()
         tag = response.headers.get("ETag") or etag_of(body)
         response.headers["ETag"] = tag  # conditional_get reuses it for If-None-Match
-        entry = {"v": version, "b": body.decode(), "e": tag, "l": response.headers.get("Link")}
+        entry = pack_entry(version, tag, response.headers.get("Link"), body)
         try:
             self.backend.set(key, entry, timeout=self.ttl)
         except Exception as exc:
@@ -261,7 +282,8 @@ class ResponseCache:
         return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
     def _entry_hash(self, state: RequestState, policy: CachePolicy) -> str:
-        query = urlencode(sorted(request.args.items(multi=True)))
+        # Parsing and sorting an empty query string costs more than the hash itself.
+        query = urlencode(sorted(request.args.items(multi=True))) if request.query_string else ""
         raw = f"GET {request.path}?{query} as {'*' if policy.public else visibility_class(state)}"
         return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 

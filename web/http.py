@@ -44,9 +44,10 @@ def conditional_get(state: RequestState, response: Response) -> Response:
     operation = state.operation
     if operation is None or not operation.etag or response.status_code != 200 or response.direct_passthrough:
         return response
-    tag = response.headers.get("ETag") or etag_of(response.get_data())
-    response.headers["ETag"] = tag
-    wanted = request.headers.get("If-None-Match") if state.method in ("GET", "HEAD") else None
+    tag = response.headers.get("ETag")
+    if tag is None:  # a cache hit carries its stored one
+        tag = response.headers["ETag"] = etag_of(response.get_data())
+    wanted = request.environ.get("HTTP_IF_NONE_MATCH") if state.method in ("GET", "HEAD") else None
     # If-None-Match uses the weak comparison (RFC 9110 13.1.2): W/"x" matches "x".
     if wanted and (wanted.strip() == "*" or tag in {t.strip().removeprefix("W/") for t in wanted.split(",")}):
         # The same response made a 304, so rate-limit, cache and security headers stay on it.
@@ -57,20 +58,25 @@ def conditional_get(state: RequestState, response: Response) -> Response:
     return response
 
 
-def common_headers(state: RequestState, response: Response) -> None:
+def common_headers(state: RequestState, response: Response, rate: list[tuple[str, str]]) -> None:
+    """Step 11's headers, with the rate-limit ones, added in one go (each werkzeug `set` scans the
+    whole header list; these are never on a response yet, except where checked)."""
     headers = response.headers
-    headers["X-Request-ID"] = state.request_id
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    added = [("X-Request-ID", state.request_id), *rate]
+    if "X-Content-Type-Options" not in headers:
+        added.append(("X-Content-Type-Options", "nosniff"))
+    if "Referrer-Policy" not in headers:
+        added.append(("Referrer-Policy", "no-referrer"))
     if state.cache is not None and state.cache.result is not None:
-        headers["X-Cache"] = state.cache.result
+        added.append(("X-Cache", state.cache.result))
     if (
-        "Cache-Control" not in headers
-        and response.status_code in (200, 304)
+        response.status_code in (200, 304)
         and state.method in ("GET", "HEAD")
+        and "Cache-Control" not in headers
     ):
         # Authenticated responses are for that caller alone; shared caches must not keep them.
-        headers["Cache-Control"] = "private, no-cache" if state.actor else "no-cache"
+        added.append(("Cache-Control", "private, no-cache" if state.actor else "no-cache"))
+    headers.extend(added)
 
 
 def install(app: Flask) -> None:

@@ -112,9 +112,7 @@ class Pipeline:
             response = to_problem(exc) if pages is None else pages.error_page(exc)
         self._finish(state, response)
         response = http.conditional_get(state, response)  # 10
-        http.common_headers(state, response)  # 11
-        if state.rate is not None:
-            rate_headers(state.rate, response)
+        http.common_headers(state, response, rate_headers(state.rate, response.status_code))  # 11
         telemetry.record(state, response)  # 12
         return response
 
@@ -161,7 +159,7 @@ class Pipeline:
 
 
 def _request_id() -> str:
-    given = request.headers.get("X-Request-ID", "")
+    given = request.environ.get("HTTP_X_REQUEST_ID", "")
     # 128 random bits as hex: what uuid4().hex carries, without building a UUID per request.
     return given if REQUEST_ID.match(given) else os.urandom(16).hex()
 

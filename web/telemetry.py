@@ -1,4 +1,4 @@
-"""Pipeline step 11: metrics and the access log line, from the final response."""
+"""Pipeline step 12: metrics and the access log line, from the final response."""
 
 from __future__ import annotations
 
@@ -20,32 +20,32 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 def record(state: RequestState, response: Response) -> None:
     elapsed = time.perf_counter() - state.started
     method = state.method if state.method in METHODS else "OTHER"
-    route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not five
+    route = req.url_rule.rule if req.url_rule is not None else "<unmatched>"
     status = response.status_code
-    app = container()
-    m: metrics.Metrics = app.extras["metrics"]
-    m.requests.labels(method, route, str(status)).inc()
-    m.latency.labels(method, route).observe(elapsed)
+    m: metrics.Metrics = container().extras["metrics"]
+    m.observe_request(method, route, status, elapsed)
     if state.cache is not None and state.cache.result is not None:
-        m.cache.labels(state.cache.result).inc()
+        m.observe_cache(state.cache.result)
     if status == 429:
         m.refusals.labels(route).inc()
-    metrics.update_pool(app)
     if access.isEnabledFor(logging.INFO):
         actor = state.actor
+        path = req.path
         access.info(
             "%s %s %s %.1fms",
             method,
-            request.path,
+            path,
             status,
             elapsed * 1000,
             extra={
+                "request_id": state.request_id,  # the log filter need not look it up
                 "method": method,
-                "path": request.path,
+                "path": path,
                 "route": route,
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
                 "identity": actor.kind if actor else "anonymous",
-                "client": request.remote_addr,
+                "client": req.remote_addr,
             },
         )
