@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, inspect, or_, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, inspect, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from models import Post, User
@@ -32,11 +33,19 @@ def slugify(title: str) -> str:
 
 def visible_to(actor: Actor | None) -> ColumnElement[bool]:
     """Published posts, the caller's own drafts, and everything for admins."""
-    if actor is None:
+    return _visibility(_viewer(actor), actor.user_id if actor is not None else None)
+
+
+def _viewer(actor: Actor | None) -> str:
+    return "anonymous" if actor is None else "admin" if actor.is_admin else "user"
+
+
+def _visibility(viewer: str, viewer_id: Any) -> ColumnElement[bool]:
+    if viewer == "anonymous":
         return Post.status == "published"
-    if actor.is_admin:
+    if viewer == "admin":
         return true()
-    return or_(Post.status == "published", Post.author_id == actor.user_id)
+    return or_(Post.status == "published", Post.author_id == viewer_id)
 
 
 def list_posts(*, uow: UnitOfWork, actor: Actor | None, query: PostQuery) -> tuple[list[Post], int, int]:
@@ -62,9 +71,17 @@ def list_posts(*, uow: UnitOfWork, actor: Actor | None, query: PostQuery) -> tup
     return paginate(uow, stmt, order(SORTS, query.sort, Post.id), page=query.page, per_page=query.per_page)
 
 
+@functools.cache
+def _visible_by_id(viewer: str) -> Select[tuple[Post]]:
+    """GET one post's statement, built once per kind of viewer with the ids as bound parameters:
+    building it anew cost ~100 us a request, more than SQLite takes to run it."""
+    return select(Post).where(Post.id == bindparam("post_id"), _visibility(viewer, bindparam("viewer_id")))
+
+
 def get_visible(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> Post:
     """The post if the caller may see it; someone else's draft is 'not found', not 'forbidden'."""
-    post = uow.session.scalar(select(Post).where(Post.id == post_id, visible_to(actor)))
+    params = {"post_id": post_id, "viewer_id": actor.user_id if actor is not None else None}
+    post = uow.session.scalar(_visible_by_id(_viewer(actor)), params)
     if post is None:
         raise NotFound("post not found")
     return post
