@@ -72,7 +72,7 @@ def instrument(app: Any, spent: Counter[str]) -> None:
     steps._finish = timed("after: cache store, close", steps._finish)
     http.conditional_get = timed("10 conditional GET", http.conditional_get)
     http.common_headers = timed("11 headers", http.common_headers)
-    pipeline.rate_headers = timed("11 headers (rate limit)", pipeline.rate_headers)
+    pipeline.rate_headers = timed("11 headers (rate-limit values)", pipeline.rate_headers)
     telemetry.record = timed("12 telemetry (metrics, access log)", telemetry.record)
     steps.handle = timed("pipeline total", steps.handle)
     app.wsgi_app = timed("WSGI total (Flask request context included)", app.wsgi_app)
