@@ -106,13 +106,19 @@ class RedisWindow:
         retried once (its Retry(NoBackoff(), 1), core/redis.py), and an unknown script (a Redis
         that restarted) is loaded again.
         """
-        try:
-            return self._send(connection, keys, args)
-        except NoScriptError:
-            self.script.sha = self.client.script_load(INCR_WITH_TTL)
-        except (ConnectionError, TimeoutError):
-            pass  # the connection has disconnected itself; sending again reconnects it
-        return self._send(connection, keys, args)
+        reconnected = reloaded = False
+        while True:
+            try:
+                return self._send(connection, keys, args)
+            except NoScriptError:  # a Redis that restarted, or a SCRIPT FLUSH: load it again
+                if reloaded:
+                    raise
+                reloaded = True
+                self.script.sha = self.client.script_load(INCR_WITH_TTL)
+            except (ConnectionError, TimeoutError):
+                if reconnected:
+                    raise
+                reconnected = True  # the connection has disconnected itself; sending reconnects it
 
     def _send(self, connection: Connection, keys: list[str], args: list[int]) -> list[Any]:
         command = connection.pack_command("EVALSHA", self.script.sha, len(keys), *keys, *args)

@@ -151,3 +151,32 @@ def test_forwarded_for_honoured_behind_a_trusted_proxy(sqlite_url, redis_prefix)
         two = _burst(f"{base}/api/v1/items", 8, {"X-Forwarded-For": "203.0.113.2"})
         assert one.count(200) == 5
         assert two.count(200) == 5
+
+
+def test_a_forgotten_script_and_a_dropped_connection_cost_no_fallback(redis_app, caplog):
+    """The limiter sends its script straight on the server thread's own connection: a Redis that
+    forgot the script (restarted, SCRIPT FLUSH) or closed the connection is handled there, as
+    redis-py's client would (reconnect and retry once, load the script again), so the request is
+    still counted in Redis, not in this process after a breaker trip."""
+    import redis
+
+    api = limited(redis_app, anonymous="5/minute")
+    remote = api.app.pipeline.limits.remote
+    breaker = api.app.pipeline.limits.breaker
+    assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "4"
+
+    admin = redis.Redis.from_url(REDIS_URL)
+    admin.script_flush()
+    assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "3"
+
+    own = remote._own_connection()
+    own.send_command("CLIENT", "ID")
+    admin.client_kill_filter(_id=own.read_response())
+    assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "2"
+
+    own.send_command("CLIENT", "ID")
+    admin.client_kill_filter(_id=own.read_response())
+    admin.script_flush()  # both at once: reconnect, then load the script again
+    assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "1"
+    assert breaker.trips == 0
+    assert "rate-limit storage failed" not in caplog.text
