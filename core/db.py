@@ -64,7 +64,8 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     # busy handler in steps growing to 100 ms before it looks again: under 32 concurrent POSTs
     # that made the p99 three to four times the median. This process's writers queue on a lock
     # instead and start the moment the previous one ends; the busy timeout still covers writers
-    # of other processes (and bounds the wait here, so a lost release can never hang writes).
+    # of other processes, and bounds the wait here, so a lost release can never hang writes (a
+    # writer that waited that long for the lock may then wait up to as long again for SQLite's).
     writers = threading.Lock()
 
     @event.listens_for(engine, "begin")

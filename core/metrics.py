@@ -131,8 +131,22 @@ def exposition(container: Any) -> tuple[bytes, str]:
     return generate_latest(metrics.registry), CONTENT_TYPE_LATEST
 
 
+COUNTED = "inkwell_counted"  # in a pooled connection's info while the gauge counts it
+
+
 def watch_pool(engine: Engine, metrics: Metrics) -> None:
     """The pool gauge follows the pool's own checkout and checkin events, so a request that runs
-    no SQL (a cached GET) pays nothing for it."""
-    event.listen(engine, "checkout", lambda *_: metrics.pool_in_use.inc())
-    event.listen(engine, "checkin", lambda *_: metrics.pool_in_use.dec())
+    no SQL (a cached GET) pays nothing for it. A checkin is also fired for a checkout that failed
+    (a reconnect or a pre-ping that failed) with no checkout event before it: only a connection
+    the gauge counted takes it down again."""
+
+    def checked_out(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.info[COUNTED] = True
+        metrics.pool_in_use.inc()
+
+    def checked_in(_dbapi: Any, record: Any) -> None:
+        if record.info.pop(COUNTED, False):
+            metrics.pool_in_use.dec()
+
+    event.listen(engine, "checkout", checked_out)
+    event.listen(engine, "checkin", checked_in)

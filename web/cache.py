@@ -120,7 +120,9 @@ class ResponseCache:
             return
         policy = operation.cache
         tag = "{" + policy.namespace + "}"  # one hash slot per namespace (see the module docstring)
-        names = [f"{tag}:r:{self._entry_hash(state, policy)}", version_name(policy.namespace)]
+        # `e:` since entries became head + body (they were `r:`, JSON with the body inside): a
+        # worker of either release, side by side during a rolling restart, never reads the other's.
+        names = [f"{tag}:e:{self._entry_hash(state, policy)}", version_name(policy.namespace)]
         if policy.counts:
             names.append(f"{tag}:t:{self._total_hash(state, policy)}")
         state.cache = CacheState(keys=[self.prefix + name for name in names])

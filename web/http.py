@@ -77,6 +77,8 @@ def common_headers(state: RequestState, response: Response, rate: list[tuple[str
         # Authenticated responses are for that caller alone; shared caches must not keep them.
         added.append(("Cache-Control", "private, no-cache" if state.actor else "no-cache"))
     headers.extend(added)
+    if response.status_code == 429:
+        headers["Cache-Control"] = "no-store"  # a refusal is never stored (a console page sets it too)
 
 
 def install(app: Flask) -> None:

@@ -104,7 +104,9 @@ class RedisWindow:
         parsing, response callbacks); the command itself costs ~55 us, mostly the two syscalls.
         What the client would do is kept: a dropped connection is reconnected and the command
         retried once (its Retry(NoBackoff(), 1), core/redis.py), and an unknown script (a Redis
-        that restarted) is loaded again.
+        that restarted) is loaded again. What is not: the pool's idle health check (a PING after
+        30 s idle); a stale socket fails the first send and the retry reconnects, and a
+        half-open one costs one socket timeout before it does.
         """
         reconnected = reloaded = False
         while True:
@@ -321,5 +323,5 @@ def rate_headers(window: RateWindow | None, status: int) -> list[tuple[str, str]
         ("RateLimit", f'"{window.policy}";r={window.remaining};t={seconds_left}'),
     ]
     if status == 429:
-        headers += [("Retry-After", str(max(1, seconds_left))), ("Cache-Control", "no-store")]
+        headers.append(("Retry-After", str(max(1, seconds_left))))
     return headers

@@ -124,8 +124,23 @@ def test_metrics_count_route_templates_cache_results_and_refusals(make_app: Call
         'inkwell_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/v1/items"} 3.0'
         in text
     )
-    assert "inkwell_db_pool_connections_in_use" in text
+    # Every connection the requests checked out went back: the gauge follows the pool's events.
+    assert "inkwell_db_pool_connections_in_use 0.0" in text
     assert "/api/v1/posts/1" not in text  # raw paths never become labels
+
+
+def test_the_pool_gauge_ignores_a_checkin_of_a_checkout_that_failed(make_app: Callable[..., Flask]) -> None:
+    """SQLAlchemy fires `checkin` for a checkout that failed (a reconnect or a pre-ping that
+    failed) without a `checkout` before it: that must not take the gauge below what is in use."""
+    from types import SimpleNamespace
+
+    app = make_app()
+    client = app.test_client()
+    engine = app.extensions["inkwell"].db.engine
+    with engine.connect():
+        engine.pool.dispatch.checkin(None, SimpleNamespace(info={}))  # a failed checkout's checkin
+        assert "inkwell_db_pool_connections_in_use 1.0" in client.get("/metrics").get_data(as_text=True)
+    assert "inkwell_db_pool_connections_in_use 0.0" in client.get("/metrics").get_data(as_text=True)
 
 
 def test_json_access_line_and_error_line_carry_the_request_id(

@@ -139,3 +139,6 @@ def test_the_console_counts_against_the_callers_budget(make_console: Callable[..
     refused = console.client.get("/console/login")
     assert refused.status_code == 429 and "<h1>429 Too Many Requests</h1>" in text(refused)
     assert refused.headers["Content-Security-Policy"] and int(refused.headers["Retry-After"]) >= 1
+    # The page's own no-store and the limiter's are one header, not two.
+    assert refused.headers.getlist("Cache-Control") == ["no-store"]
+    assert len(refused.headers.getlist("Retry-After")) == 1

@@ -103,7 +103,7 @@ def test_cache_values_are_json_under_their_own_prefix(rapi, redis_prefix):
 
     sent = rapi.client.get("/api/v1/items")
     client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{redis_prefix}:cache:{{*}}:r:*"))
+    keys = list(client.scan_iter(match=f"{redis_prefix}:cache:{{*}}:e:*"))
     assert len(keys) == 1
     head, newline, body = client.get(keys[0]).partition(b"\n")
     assert newline == b"\n"
