@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -69,6 +70,22 @@ def see_other(endpoint: str, **values: Any) -> Response:
     return redirect(url_for(endpoint, **values), code=303)
 
 
+def saved(
+    form: Any, call: Callable[[], object], write: tuple[str, str], message: str, to: str
+) -> Response | None:
+    """A valid form's one service call. A refusal shows on the form (None: render it again, 422);
+    success bumps what the API's operation for the same write declares, flashes `message` and
+    redirects to `to` (POST, redirect, GET)."""
+    try:
+        call()
+    except DomainError as exc:
+        fail(form, exc)
+        return None
+    wrote(*write)
+    flash(message, "success")
+    return see_other(to)
+
+
 def require_admin() -> Actor:
     if not actor().is_admin:
         raise Forbidden("admin only")
@@ -99,14 +116,15 @@ def signup() -> Any:
     if form.validate_on_submit():
         data = parse(form, UserRegister, {f: form[f].data or "" for f in ("username", "email", "password")})
         if data is not None:
-            try:
-                auth.register(uow=uow(), data=data)
-            except DomainError as exc:
-                fail(form, exc)
-            else:
-                wrote("register", "POST")
-                flash("Your account is ready. Log in to continue.", "success")
-                return see_other("console.login")
+            done = saved(
+                form,
+                lambda: auth.register(uow=uow(), data=data),
+                ("register", "POST"),
+                "Your account is ready. Log in to continue.",
+                "console.login",
+            )
+            if done is not None:
+                return done
     return page("console/signup.html", form, title="Sign up")
 
 
@@ -166,14 +184,15 @@ def profile() -> Any:
                 changes[name] = form[name].data
         data = parse(form, MeUpdate, changes)
         if data is not None:
-            try:
-                users.update_me(uow=uow(), tokens=container().tokens, actor=actor(), data=data)
-            except DomainError as exc:
-                fail(form, exc)
-            else:
-                wrote("me", "PATCH")
-                flash("Profile saved." if changes else "Nothing to change.", "success")
-                return see_other("console.profile")
+            done = saved(
+                form,
+                lambda: users.update_me(uow=uow(), tokens=container().tokens, actor=actor(), data=data),
+                ("me", "PATCH"),
+                "Profile saved." if changes else "Nothing to change.",
+                "console.profile",
+            )
+            if done is not None:
+                return done
     return page("console/profile.html", form, title="Profile", me=me)
 
 
@@ -256,14 +275,15 @@ def new_post() -> Any:
     if form.validate_on_submit():
         data = parse(form, PostCreate, {f: form[f].data or "" for f in ("title", "content", "status")})
         if data is not None:
-            try:
-                posts.create(uow=uow(), actor=actor(), data=data)
-            except DomainError as exc:
-                fail(form, exc)
-            else:
-                wrote("posts", "POST")
-                flash("Post saved.", "success")
-                return see_other("console.my_posts")
+            done = saved(
+                form,
+                lambda: posts.create(uow=uow(), actor=actor(), data=data),
+                ("posts", "POST"),
+                "Post saved.",
+                "console.my_posts",
+            )
+            if done is not None:
+                return done
     return page("console/post_form.html", form, title="Write a post")
 
 
@@ -292,7 +312,7 @@ def _change_post(form: Any, post_id: int, data: PostUpdate, done: str) -> Any:
     try:
         posts.update(uow=uow(), actor=actor(), post_id=post_id, data=data)
     except (NotFound, Forbidden):
-        raise  # not this user's post: the error page
+        raise  # not this user's post: the error page, not a message on the form (saved() would)
     except DomainError as exc:
         fail(form, exc)
         return page("console/post_form.html", form, title="Edit post")
@@ -361,13 +381,14 @@ def admin_items() -> Any:
         fields = {f: form[f].data or "" for f in ("name", "price", "description")}
         data = parse(form, ItemCreate, {**fields, "stock": form.stock.data})
         if data is not None:
-            try:
-                items.create(uow=uow(), actor=actor(), data=data)
-            except DomainError as exc:
-                fail(form, exc)
-            else:
-                wrote("items", "POST")
-                flash("Item added to the catalog.", "success")
-                return see_other("console.admin_items")
+            done = saved(
+                form,
+                lambda: items.create(uow=uow(), actor=actor(), data=data),
+                ("items", "POST"),
+                "Item added to the catalog.",
+                "console.admin_items",
+            )
+            if done is not None:
+                return done
     rows, total, pages = items.list_items(uow=uow(), query=listing(ItemQuery, per_page=100))
     return page("console/admin_items.html", form, title="Item catalog", items=rows, total=total, pages=pages)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, REDIS_URL, redis_or_skip
+from tests.conftest import REDIS_URL, redis_or_skip
+from tests.integration.load import user_and_post
 from tests.live import app_env, live_server
 
 
@@ -14,25 +15,11 @@ def test_invalidation_crosses_processes(sqlite_url, redis_prefix):
     redis_or_skip()
     env = app_env(sqlite_url, APP_REDIS__URL=REDIS_URL, APP_REDIS__KEY_PREFIX=redis_prefix)
     with live_server(env) as one, live_server(env) as two:
-        requests.post(
-            f"{one}/api/v1/auth/register",
-            json={"username": "xproc", "email": "xproc@example.com", "password": PASSWORD},
-            timeout=10,
-        ).raise_for_status()
-        token = requests.post(
-            f"{one}/api/v1/auth/login", json={"username": "xproc", "password": PASSWORD}, timeout=10
-        ).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        created = requests.post(
-            f"{one}/api/v1/posts",
-            json={"title": "v1", "content": "c", "status": "published"},
-            headers=auth,
-            timeout=10,
-        ).json()
-        path = f"/api/v1/posts/{created['id']}"
+        auth, post_id = user_and_post(one)
+        path = f"/api/v1/posts/{post_id}"
         assert requests.get(two + path, timeout=5).headers["X-Cache"] == "MISS"
         assert requests.get(two + path, timeout=5).headers["X-Cache"] == "HIT"
-        assert requests.get(two + "/api/v1/posts", timeout=5).json()["items"][0]["title"] == "v1"
+        assert requests.get(two + "/api/v1/posts", timeout=5).json()["items"][0]["title"] == "Under load"
 
         assert requests.patch(one + path, json={"title": "v2"}, headers=auth, timeout=10).status_code == 200
         assert requests.get(two + path, timeout=5).json()["title"] == "v2"

@@ -19,7 +19,7 @@ import requests
 
 from core.migrations import upgrade_database
 from tests.conftest import PASSWORD, require_service
-from tests.integration.test_docs_browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from tests.integration.test_docs_browser import chrome
 from tests.live import ROOT, app_env, flask_cli, live_server
 
 pytestmark = pytest.mark.server
@@ -69,16 +69,7 @@ def wait_replaced(driver: Any, old: Any) -> None:
 
 class Browser:
     def __init__(self, base: str, profile: str) -> None:
-        if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-            require_service("Chromium", "install the chromium and chromium-driver packages")
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in [*FLAGS, f"--user-data-dir={profile}"]:
-            options.add_argument(flag)
-        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        self.driver = chrome(profile)
         self.driver.set_window_size(WIDTH, HEIGHT)
         self.driver.set_script_timeout(30)
         self.base = base

@@ -31,9 +31,10 @@ FLAGS = [
 ]
 
 
-def _driver(profile: str):  # type: ignore[no-untyped-def]
+def chrome(profile: str):  # type: ignore[no-untyped-def]
+    """Headless Chromium from the Debian packages, for every browser test."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        require_service("Chromium", "install the chromium and chromium-driver packages (make browser)")
+        require_service("Chromium", "install the chromium and chromium-driver packages (make test does)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -57,7 +58,7 @@ def test_docs_page_lists_operations_and_stays_on_this_machine(tmp_path: Path) ->
     profile = tempfile.mkdtemp(prefix="inkwell-chromium-")
     try:
         with live_server(app_env(url), threads=4) as base:
-            driver = _driver(profile)
+            driver = chrome(profile)
             try:
                 driver.get(f"{base}/docs")
                 WebDriverWait(driver, 30).until(
