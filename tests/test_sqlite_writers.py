@@ -1,0 +1,76 @@
+"""SQLite: one process's writers queue on a lock (core/db.py), and every way a write transaction
+ends hands it on. A lost release would make the next writer wait out the busy timeout."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from core.db import Database
+from tests.conftest import make_settings
+
+BUSY_MS = 5000
+
+
+def write_in_another_thread(db: Database) -> threading.Thread:
+    def write() -> None:
+        with db.session(write=True) as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+            session.commit()
+            done.set()
+
+    done = threading.Event()
+    thread = threading.Thread(target=write, daemon=True)
+    thread.done = done  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
+def finishes(db: Database) -> bool:
+    """Another thread's write starts and commits well within the busy timeout."""
+    thread = write_in_another_thread(db)
+    thread.join(timeout=BUSY_MS / 1000 / 3)
+    return bool(thread.done.is_set())  # type: ignore[attr-defined]
+
+
+def test_every_end_of_a_write_transaction_hands_the_lock_on(tmp_path: Path) -> None:
+    db = Database(make_settings(f"sqlite:///{tmp_path / 'w.db'}", database={"busy_timeout_ms": BUSY_MS}))
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+    with db.session(write=True) as session:  # committed
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        session.commit()
+    assert finishes(db)
+
+    with db.session(write=True) as session:  # rolled back
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        session.rollback()
+    assert finishes(db)
+
+    # A failed statement, then the session closed.
+    with db.session(write=True) as session, pytest.raises(OperationalError):
+        session.execute(text("INSERT INTO missing VALUES (1)"))
+    assert finishes(db)
+
+    with db.session(write=True) as session:  # its connection invalidated
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        session.connection().invalidate()
+    assert finishes(db)
+
+    # While a write transaction is open, another thread's writer waits for it, then goes.
+    with db.session(write=True) as session:
+        session.execute(text("INSERT INTO t VALUES (3)"))
+        waiting = write_in_another_thread(db)
+        waiting.join(timeout=0.3)
+        assert not waiting.done.is_set()  # type: ignore[attr-defined]
+        session.commit()
+    waiting.join(timeout=BUSY_MS / 1000 / 3)
+    assert waiting.done.is_set()  # type: ignore[attr-defined]
+    with db.session(write=False) as session:
+        assert session.scalar(text("SELECT count(*) FROM t")) == 7  # 1, 4 hand-ons, 3, 2
+    db.dispose()
