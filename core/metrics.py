@@ -43,13 +43,14 @@ class Metrics:
     refusals: Counter
     pool_in_use: Gauge
     # labels() validates and locks on every call (~2-4 us); each label set's children are kept.
-    _children: dict[Any, Any] = field(default_factory=dict)
+    _by_request: dict[tuple[str, str, int], tuple[Any, Any]] = field(default_factory=dict)
+    _by_cache_result: dict[str, Any] = field(default_factory=dict)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one response and its latency (labels from bounded sets: web/telemetry.py)."""
-        children = self._children.get((method, route, status))
+        children = self._by_request.get((method, route, status))
         if children is None:
-            children = self._children[(method, route, status)] = (
+            children = self._by_request[(method, route, status)] = (
                 self.requests.labels(method, route, str(status)),
                 self.latency.labels(method, route),
             )
@@ -57,9 +58,9 @@ class Metrics:
         children[1].observe(seconds)
 
     def observe_cache(self, result: str) -> None:
-        child = self._children.get(result)
+        child = self._by_cache_result.get(result)
         if child is None:
-            child = self._children[result] = self.cache.labels(result)
+            child = self._by_cache_result[result] = self.cache.labels(result)
         child.inc()
 
 
