@@ -12,7 +12,7 @@ from models import ApiKey, User
 from schemas.auth import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
 from services.actor import Actor, require, scopes_of_role
 from services.errors import Forbidden, Invalid, NotFound
-from services.pagination import paginate
+from services.pagination import listing, paginate
 from services.tokens import digest, new_secret
 from services.uow import UnitOfWork
 
@@ -94,7 +94,7 @@ def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tu
     else:
         stmt = stmt.where(ApiKey.user_id == actor.user_id)
     newest_first = [ApiKey.created_at.desc(), ApiKey.id.desc()]
-    return paginate(uow, stmt, newest_first, page=query.page, per_page=query.per_page)
+    return paginate(uow, listing(stmt, newest_first), page=query.page, per_page=query.per_page)
 
 
 def get(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> ApiKey:

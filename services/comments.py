@@ -11,7 +11,7 @@ from schemas.comments import CommentCreate, CommentQuery, CommentUpdate
 from services import posts
 from services.actor import Actor, require
 from services.errors import Forbidden, NotFound
-from services.pagination import order, paginate
+from services.pagination import listing, order, paginate
 from services.uow import UnitOfWork
 
 SORTS = {"created_at": Comment.created_at}
@@ -23,7 +23,8 @@ def list_for_post(
 ) -> tuple[list[Comment], int, int]:
     posts.get_visible(uow=uow, actor=actor, post_id=post_id)
     stmt = select(Comment).where(Comment.post_id == post_id)
-    return paginate(uow, stmt, order(SORTS, query.sort, Comment.id), page=query.page, per_page=query.per_page)
+    in_order = order(SORTS, query.sort, Comment.id)
+    return paginate(uow, listing(stmt, in_order), page=query.page, per_page=query.per_page)
 
 
 def get_visible(

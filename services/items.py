@@ -12,7 +12,7 @@ from models import Item
 from schemas.items import ItemCreate, ItemQuery, ItemUpdate
 from services.actor import Actor, require
 from services.errors import Conflict, Forbidden, NotFound
-from services.pagination import order, paginate
+from services.pagination import listing, order, paginate
 from services.uow import UnitOfWork
 
 SORTS = {"name": Item.name, "price": Item.price, "created_at": Item.created_at}
@@ -34,7 +34,9 @@ def list_items(*, uow: UnitOfWork, query: ItemQuery) -> tuple[list[Item], int, i
         stmt = stmt.where(Item.price <= query.max_price)
     if query.in_stock is not None:
         stmt = stmt.where(Item.stock > 0 if query.in_stock else Item.stock == 0)
-    return paginate(uow, stmt, order(SORTS, query.sort, Item.id), page=query.page, per_page=query.per_page)
+    return paginate(
+        uow, listing(stmt, order(SORTS, query.sort, Item.id)), page=query.page, per_page=query.per_page
+    )
 
 
 def get(*, uow: UnitOfWork, item_id: int, for_update: bool = False) -> Item:

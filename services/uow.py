@@ -18,11 +18,11 @@ class UnitOfWork:
         self.session = session
         self._totals = totals
 
-    def count(self, stmt: Select[Any]) -> int:
+    def count(self, stmt: Select[Any], params: dict[str, Any]) -> int:
         """Run a COUNT statement, through the web layer's total cache when it gave one."""
 
         def run() -> int:
-            return self.session.scalar(stmt) or 0
+            return self.session.scalar(stmt, params) or 0
 
         return self._totals(run) if self._totals is not None else run()
 

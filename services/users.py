@@ -12,7 +12,7 @@ from services import passwords
 from services.actor import Actor
 from services.auth import revoke_other_families
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from services.pagination import order, paginate
+from services.pagination import listing, order, paginate
 from services.tokens import AccessTokens
 from services.uow import UnitOfWork
 
@@ -25,7 +25,9 @@ def list_users(*, uow: UnitOfWork, query: UserQuery) -> tuple[list[User], int, i
     stmt = select(User)
     if query.q:
         stmt = stmt.where(User.username.icontains(query.q, autoescape=True))
-    return paginate(uow, stmt, order(SORTS, query.sort, User.id), page=query.page, per_page=query.per_page)
+    return paginate(
+        uow, listing(stmt, order(SORTS, query.sort, User.id)), page=query.page, per_page=query.per_page
+    )
 
 
 def get(*, uow: UnitOfWork, user_id: int, for_update: bool = False) -> User:

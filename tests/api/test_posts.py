@@ -156,6 +156,36 @@ def test_filters(api, client):
     assert titles(client.get(f"{POSTS}?author=nobody")) == []
 
 
+def test_search_takes_wildcards_and_the_escape_character_literally(api, client):
+    alice = api.user("alice")
+    for title in ("50% off", "500 off", "snake_case", "snakeXcase", "a/b", "a//b", "ab"):
+        api.post(alice, title=title, content="-", status="published")
+    assert titles(client.get(f"{POSTS}?q=50%25&sort=title")) == ["50% off"]
+    assert titles(client.get(f"{POSTS}?q=e_c")) == ["snake_case"]
+    assert titles(client.get(f"{POSTS}?q=a/b")) == ["a/b"]
+    assert titles(client.get(f"{POSTS}?q=a//b")) == ["a//b"]
+
+
+def test_statements_kept_per_query_shape_bind_each_requests_values(api, client):
+    """The list statements are built once per shape (viewer kind, sort, filters given) and kept:
+    the same shape asked with other values must answer for those values, drafts included."""
+    alice, bob = api.user("alice"), api.user("bob")
+    api.post(alice, title="alice public", status="published")
+    api.post(alice, title="alice draft")
+    api.post(bob, title="bob public", status="published")
+    api.post(bob, title="bob draft")
+    for viewer, author, expected in (
+        (alice, "alice", ["alice draft", "alice public"]),
+        (alice, "bob", ["bob public"]),
+        (bob, "bob", ["bob draft", "bob public"]),
+        (bob, "alice", ["alice public"]),
+        ({}, "bob", ["bob public"]),
+    ):
+        response = client.get(f"{POSTS}?author={author}&sort=title", headers=viewer)
+        assert titles(response) == expected
+        assert response.get_json()["total"] == len(expected)
+
+
 def test_sort_and_pagination(api, client):
     alice = api.user("alice")
     for title in ("banana", "apple", "cherry"):
