@@ -49,8 +49,14 @@ def paginate(
     """One page of `query` with `params` bound, the total, and the page count."""
     params = params or {}
     total = uow.count(query.count, params)
-    result = uow.session.execute(query.page, {**params, "limit": per_page, "offset": (page - 1) * per_page})
-    rows = list(result.mappings()) if query.plain else list(result.scalars().unique())
+    bounds = {**params, "limit": per_page, "offset": (page - 1) * per_page}
+    if query.plain:
+        # Through the session's connection: plain rows skip the ORM's execution layer as well
+        # (~280 us of a page of posts). Nothing is flushed first; a list page reads in its own
+        # unit of work.
+        rows = list(uow.session.connection().execute(query.page, bounds).mappings())
+    else:
+        rows = list(uow.session.execute(query.page, bounds).scalars().unique())
     return rows, total, math.ceil(total / per_page)
 
 

@@ -78,7 +78,7 @@ _ROWS = select(
     Post.created_at,
     Post.updated_at,
     Post.published_at,
-    Post.comment_count,
+    Post.comment_count.label("comment_count"),
     User.id.label("author_id"),
     User.username.label("author_username"),
 ).join_from(Post, User, Post.author_id == User.id)
