@@ -19,7 +19,7 @@ class ApiKeyList(Resource):
         Admins may add `all=true` for everyone's. Secrets are never shown again.
         """
         rows, total, pages = api_keys.list_keys(uow=uow(), actor=current_actor(), query=query)
-        return page_response(ApiKeyPage, [ApiKeyOut.model_validate(k) for k in rows], total, pages, query)
+        return page_response(ApiKeyPage, rows, total, pages, query)
 
     @operation(
         access=Access.CREDENTIAL, scope="keys:write", body=ApiKeyCreate, response=ApiKeyCreated, status=201

@@ -35,7 +35,7 @@ class PostComments(Resource):
         rows, total, pages = comments.list_for_post(
             uow=uow(), actor=current_actor(), post_id=post_id, query=query
         )
-        return page_response(CommentPage, [CommentOut.model_validate(c) for c in rows], total, pages, query)
+        return page_response(CommentPage, rows, total, pages, query)
 
     @operation(
         access=Access.CREDENTIAL,

@@ -31,7 +31,7 @@ class ItemList(Resource):
         The catalog, with text, price and stock filters.
         """
         rows, total, pages = items.list_items(uow=uow(), query=query)
-        return page_response(ItemPage, [ItemOut.model_validate(i) for i in rows], total, pages, query)
+        return page_response(ItemPage, rows, total, pages, query)
 
     @operation(body=ItemCreate, response=ItemOut, status=201, errors=(409,), **EDIT)
     def post(self, body: ItemCreate) -> Response:

@@ -31,7 +31,7 @@ class PostList(Resource):
         Published posts, plus the caller's own drafts (admins: every post).
         """
         rows, total, pages = posts.list_posts(uow=uow(), actor=current_actor(), query=query)
-        return page_response(PostPage, [PostOut.model_validate(p) for p in rows], total, pages, query)
+        return page_response(PostPage, rows, total, pages, query)
 
     @operation(
         access=Access.CREDENTIAL,

@@ -20,7 +20,7 @@ class Listing:
 
     count: Select[Any]
     page: Select[Any]
-    plain: bool  # the page holds plain rows (mappings), not ORM objects
+    plain: bool  # the page holds plain rows (dicts), not ORM objects
 
 
 def listing(stmt: Select[Any], order_by: list[Any], *, rows: Select[Any] | None = None) -> Listing:
@@ -54,7 +54,9 @@ def paginate(
         # Through the session's connection: plain rows skip the ORM's execution layer as well
         # (~280 us of a page of posts). Nothing is flushed first; a list page reads in its own
         # unit of work.
-        rows = list(uow.session.connection().execute(query.page, bounds).mappings())
+        result = uow.session.connection().execute(query.page, bounds)
+        names = result.keys()
+        rows = [dict(zip(names, row, strict=True)) for row in result]
     else:
         rows = list(uow.session.execute(query.page, bounds).scalars().unique())
     return rows, total, math.ceil(total / per_page)

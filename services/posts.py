@@ -64,8 +64,9 @@ def list_posts(
     shape = _listing(_viewer(actor), query.sort, frozenset(given))
     params = {**given, "viewer_id": actor.user_id if actor is not None else None}
     rows, total, pages = paginate(uow, shape, page=query.page, per_page=query.per_page, params=params)
-    posts = [{**row, "author": {"id": row["author_id"], "username": row["author_username"]}} for row in rows]
-    return posts, total, pages
+    for row in rows:
+        row["author"] = {"id": row["author_id"], "username": row["author_username"]}
+    return rows, total, pages
 
 
 # What a list page shows of a post: its columns, the comment count and the author's name.

@@ -190,9 +190,13 @@ def no_content() -> Response:
 
 
 def page_response(
-    page_model: type[BaseModel], items: list[BaseModel], total: int, pages: int, query: Any
+    page_model: type[BaseModel], items: Sequence[Any], total: int, pages: int, query: Any
 ) -> Response:
-    envelope = page_model(items=items, page=query.page, per_page=query.per_page, total=total, pages=pages)
+    """The list envelope. Its items (ORM objects, dicts or models) are validated with it in one
+    call into pydantic-core, not one call per item."""
+    envelope = page_model.model_validate(
+        {"items": items, "page": query.page, "per_page": query.per_page, "total": total, "pages": pages}
+    )
     response = json_response(envelope)
     response.headers["Link"] = link_header(query.page, query.per_page, total)
     return response
