@@ -7,7 +7,7 @@ from flask import Flask
 from console import pages
 from core import logs, metrics
 from core.db import Database
-from core.redis import Breaker, make_redis
+from core.redis import Breaker, ThreadConnections, make_redis
 from core.settings import Settings
 from entrypoints import cli
 from resources.api_keys import ApiKeyDetail, ApiKeyList
@@ -71,13 +71,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     container.extras["metrics"] = metrics.build()
     metrics.watch_pool(container.db.engine, container.extras["metrics"])
     breaker = Breaker()  # one per process: cache, limits and idempotency skip a failing Redis together
-    cache = ResponseCache(app, settings, redis_client, breaker)
+    # Each server thread's own connection for the hot path's two commands (EVALSHA, a miss's SET).
+    direct = ThreadConnections(redis_client)
+    cache = ResponseCache(app, settings, redis_client, breaker, direct)
     container.extras["totals"] = cache.cached_total  # list totals, see UnitOfWork.count
     http.install(app)
     app.pipeline = pipeline.Pipeline(
-        limits=RateLimits(
-            settings, redis_client, breaker, auth_version_key=cache.version_key(AUTH_NAMESPACE)
-        ),
+        limits=RateLimits(settings, redis_client, breaker, cache.version_key(AUTH_NAMESPACE), direct),
         cache=cache,
         credentials=CredentialCache(settings.auth.leeway_seconds),
         idempotency=Idempotency(

@@ -29,7 +29,6 @@ cooldown.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
@@ -37,11 +36,9 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
 from limits.strategies import RateLimiter
-from redis import ConnectionPool
-from redis.connection import Connection
-from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+from redis.exceptions import NoScriptError
 
-from core.redis import Breaker, is_cluster
+from core.redis import Breaker, ThreadConnections, is_cluster
 from core.settings import Settings
 from schemas.auth import LoginIn
 from services import auth
@@ -69,63 +66,29 @@ return out
 class RedisWindow:
     """The fixed window on the shared Redis client, on any topology: one script call per hit."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str, direct: ThreadConnections) -> None:
         self.client = client
         self.script = client.register_script(INCR_WITH_TTL)
         self.prefix = prefix
-        # A single server only: a cluster routes each command by slot, and a Sentinel pool must
-        # be able to move every connection to a newly elected master.
-        self.direct = not is_cluster(client) and type(client.connection_pool) is ConnectionPool
-        self._threads = threading.local()
+        self.direct = direct
 
     def count(self, item: RateLimitItem, key: str, prefetch: list[str]) -> tuple[int, float, list[Any]]:
         keys, args = [self.prefix + key, *prefetch], [item.get_expiry() * 1000, 1]
-        connection = self._own_connection()
-        if connection is None:
-            count, ttl_ms, *fetched = self.script(keys, args)
+        if self.direct.enabled:
+            count, ttl_ms, *fetched = self._evalsha(keys, args)
         else:
-            count, ttl_ms, *fetched = self._call(connection, keys, args)
+            count, ttl_ms, *fetched = self.script(keys, args)
         return int(count), time.time() + int(ttl_ms) / 1000, fetched
 
-    def _own_connection(self) -> Connection | None:
-        """This server thread's own connection from the shared pool, kept for the next request
-        (None: go through the client)."""
-        if not self.direct:
-            return None
-        own = getattr(self._threads, "connection", None)
-        if own is None:
-            own = self._threads.connection = self.client.connection_pool.make_connection()
-        return own
-
-    def _call(self, connection: Connection, keys: list[str], args: list[int]) -> list[Any]:
-        """EVALSHA straight on the connection: the one command a cached GET sends.
-
-        redis-py's client spends ~45 us of CPU around it (pool checkout, retry wrapper, option
-        parsing, response callbacks); the command itself costs ~55 us, mostly the two syscalls.
-        What the client would do is kept: a dropped connection is reconnected and the command
-        retried once (its Retry(NoBackoff(), 1), core/redis.py), and an unknown script (a Redis
-        that restarted) is loaded again. What is not: the pool's idle health check (a PING after
-        30 s idle); a stale socket fails the first send and the retry reconnects, and a
-        half-open one costs one socket timeout before it does.
-        """
-        reconnected = reloaded = False
-        while True:
-            try:
-                return self._send(connection, keys, args)
-            except NoScriptError:  # a Redis that restarted, or a SCRIPT FLUSH: load it again
-                if reloaded:
-                    raise
-                reloaded = True
-                self.script.sha = self.client.script_load(INCR_WITH_TTL)
-            except (ConnectionError, TimeoutError):
-                if reconnected:
-                    raise
-                reconnected = True  # the connection has disconnected itself; sending reconnects it
-
-    def _send(self, connection: Connection, keys: list[str], args: list[int]) -> list[Any]:
-        command = connection.pack_command("EVALSHA", self.script.sha, len(keys), *keys, *args)
-        connection.send_packed_command(command, check_health=False)
-        return connection.read_response()  # type: ignore[no-any-return]
+    def _evalsha(self, keys: list[str], args: list[int]) -> list[Any]:
+        """The script on this thread's own connection (the one command a cached GET sends). An
+        unknown script (a Redis that restarted, a SCRIPT FLUSH) is loaded again, as the
+        client's Script object would."""
+        try:
+            return self.direct.execute("EVALSHA", self.script.sha, len(keys), *keys, *args)  # type: ignore[no-any-return]
+        except NoScriptError:
+            self.script.sha = self.client.script_load(INCR_WITH_TTL)
+            return self.direct.execute("EVALSHA", self.script.sha, len(keys), *keys, *args)  # type: ignore[no-any-return]
 
     def peek(self, item: RateLimitItem, key: str) -> tuple[int, float]:
         """The window's count and reset time, without counting (one key: one node)."""
@@ -193,7 +156,12 @@ def login_account() -> str:
 
 class RateLimits:
     def __init__(
-        self, settings: Settings, redis_client: Any, breaker: Breaker, auth_version_key: str
+        self,
+        settings: Settings,
+        redis_client: Any,
+        breaker: Breaker,
+        auth_version_key: str,
+        direct: ThreadConnections,
     ) -> None:
         config = settings.rate_limit
         self.auth_version_key = auth_version_key  # read in the same round trip (web/credentials.py)
@@ -204,7 +172,8 @@ class RateLimits:
         self.tiers = {name: parse(value) if value else None for name, value in config.tiers.items()}
         self.login = parse(config.login)
         self.breaker = breaker  # shared with the cache: any Redis error makes it invalidate everything
-        self.remote = RedisWindow(redis_client, f"{settings.redis.key_prefix}:rl:") if redis_client else None
+        prefix = f"{settings.redis.key_prefix}:rl:"
+        self.remote = RedisWindow(redis_client, prefix, direct) if redis_client else None
         # One server or Sentinel: the counter's script also reads the cache's keys (any slots).
         self.prefetch = redis_client is not None and not is_cluster(redis_client)
         self.local = MemoryWindow()

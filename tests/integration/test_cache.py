@@ -112,6 +112,30 @@ def test_cache_values_are_json_under_their_own_prefix(rapi, redis_prefix):
     assert body == sent.get_data()
 
 
+def test_a_miss_is_stored_with_its_ttl_after_redis_closed_the_connection(redis_app, redis_prefix):
+    """A miss's entry is SET straight on the server thread's own connection (ThreadConnections in
+    core/redis.py): it expires after cache.default_ttl_seconds, and a connection Redis closed is
+    reconnected and the SET sent again, as redis-py's client would, not a breaker trip."""
+    import redis
+
+    from tests.conftest import REDIS_URL
+
+    app = redis_app(rate_limit={"enabled": False})  # the limiter's script would reconnect first
+    api = Api(app.test_client(), app)
+    cache = app.pipeline.cache
+    admin = redis.Redis.from_url(REDIS_URL)
+    own = cache.direct.own()
+    own.send_command("CLIENT", "ID")
+    admin.client_kill_filter(_id=own.read_response())
+
+    assert api.client.get("/api/v1/items").headers["X-Cache"] == "MISS"
+    keys = list(admin.scan_iter(match=f"{redis_prefix}:cache:{{*}}:e:*"))
+    assert len(keys) == 1
+    assert 0 < admin.ttl(keys[0]) <= cache.ttl
+    assert api.client.get("/api/v1/items").headers["X-Cache"] == "HIT"
+    assert cache.breaker.trips == 0
+
+
 def test_a_cached_get_is_one_redis_round_trip_with_the_limit(redis_app, monkeypatch):
     """The limiter's script reads the cache entry too: one round trip for limit and cache."""
     import redis.connection

@@ -169,7 +169,7 @@ def test_a_forgotten_script_and_a_dropped_connection_cost_no_fallback(redis_app,
     admin.script_flush()
     assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "3"
 
-    own = remote._own_connection()
+    own = remote.direct.own()
     own.send_command("CLIENT", "ID")
     admin.client_kill_filter(_id=own.read_response())
     assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "2"
