@@ -22,6 +22,7 @@ a worker that served for a minute starts the count again).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import select
@@ -134,6 +135,9 @@ class _Worker:
         self.server: Any = create_server(self.app, sockets=[sock], **waitress_options(settings))
         self.server.channel_class = _Channel
         self.server.inkwell_draining = False
+        # What is built so far lives as long as the worker: gc.freeze() leaves it out of every
+        # collection, which then walks only what requests allocate (~3 % of a cached GET's CPU).
+        gc.freeze()
 
     def _stop(self, _signum: int, _frame: Any) -> None:
         self.stopping = True
