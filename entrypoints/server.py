@@ -136,7 +136,9 @@ class _Worker:
         self.server.channel_class = _Channel
         self.server.inkwell_draining = False
         # What is built so far lives as long as the worker: gc.freeze() leaves it out of every
-        # collection, which then walks only what requests allocate (~3 % of a cached GET's CPU).
+        # collection, which then walks only what requests allocate (~2 % of a cached GET's CPU).
+        # Collect first, so no garbage from start-up is frozen with it.
+        gc.collect()
         gc.freeze()
 
     def _stop(self, _signum: int, _frame: Any) -> None:

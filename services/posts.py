@@ -118,7 +118,8 @@ def _visible_by_id(viewer: str) -> Select[Any]:
 
 def get_visible(*, uow: UnitOfWork, actor: Actor | None, post_id: int) -> dict[str, Any]:
     """The post, as a dict in PostOut's shape, if the caller may see it; someone else's draft is
-    'not found', not 'forbidden'. Read as a plain row like a list page's (see list_posts)."""
+    'not found', not 'forbidden'. Read as a plain row like a list page's (see list_posts), on
+    the session's connection: changes the session has not flushed are not seen."""
     params = {"post_id": post_id, "viewer_id": actor.user_id if actor is not None else None}
     result = uow.session.connection().execute(_visible_by_id(_viewer(actor)), params)
     row = result.mappings().first()
