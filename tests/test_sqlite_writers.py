@@ -74,3 +74,37 @@ def test_every_end_of_a_write_transaction_hands_the_lock_on(tmp_path: Path) -> N
     with db.session(write=False) as session:
         assert session.scalar(text("SELECT count(*) FROM t")) == 7  # 1, 4 hand-ons, 3, 2
     db.dispose()
+
+
+def test_a_write_that_cannot_get_the_database_in_time_is_a_503(sqlite_url: str) -> None:
+    """Another process holding SQLite's write lock past the busy timeout: BEGIN IMMEDIATE gives
+    up with SQLAlchemy's OperationalError (however the transaction was begun), the client gets
+    a 503 it may retry, not a 500, and nothing is half-written."""
+    import sqlite3
+
+    from app import create_app
+
+    app = create_app(make_settings(sqlite_url, database={"busy_timeout_ms": 100}))
+    client = app.test_client()
+    db = Database(make_settings(sqlite_url, database={"busy_timeout_ms": 100}))
+    user = {"username": "writer", "email": "writer@example.com", "password": "a-long-password-1"}
+    # Warm pools: a first connection's BEGIN runs inside SQLAlchemy's dialect set-up, which
+    # wraps errors on its own; a pooled connection's does not.
+    assert client.get("/api/v1/items").status_code == 200
+    with db.session(write=False) as session:
+        session.execute(text("SELECT 1"))
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        response = client.post("/api/v1/auth/register", json=user)
+        with pytest.raises(OperationalError), db.session(write=True) as session:
+            session.execute(text("INSERT INTO items (name) VALUES ('x')"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["status"] == 503
+    assert client.post("/api/v1/auth/register", json=user).status_code == 201
+    db.dispose()
+    app.extensions["inkwell"].db.dispose()
