@@ -85,26 +85,29 @@ def test_a_write_that_cannot_get_the_database_in_time_is_a_503(sqlite_url: str) 
     from app import create_app
 
     app = create_app(make_settings(sqlite_url, database={"busy_timeout_ms": 100}))
-    client = app.test_client()
     db = Database(make_settings(sqlite_url, database={"busy_timeout_ms": 100}))
-    user = {"username": "writer", "email": "writer@example.com", "password": "a-long-password-1"}
-    # Warm pools: a first connection's BEGIN runs inside SQLAlchemy's dialect set-up, which
-    # wraps errors on its own; a pooled connection's does not.
-    assert client.get("/api/v1/items").status_code == 200
-    with db.session(write=False) as session:
-        session.execute(text("SELECT 1"))
-    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
     try:
-        response = client.post("/api/v1/auth/register", json=user)
-        with pytest.raises(OperationalError), db.session(write=True) as session:
-            session.execute(text("INSERT INTO items (name) VALUES ('x')"))
+        client = app.test_client()
+        user = {"username": "writer", "email": "writer@example.com", "password": "a-long-password-1"}
+        # Warm pools: a first connection's BEGIN runs inside SQLAlchemy's dialect set-up, which
+        # wraps errors on its own; a pooled connection's does not.
+        assert client.get("/api/v1/items").status_code == 200
+        with db.session(write=False) as session:
+            session.execute(text("SELECT 1"))
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            response = client.post("/api/v1/auth/register", json=user)
+            with pytest.raises(OperationalError), db.session(write=True) as session:
+                session.execute(text("INSERT INTO items (name) VALUES ('x')"))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert response.get_json()["status"] == 503
+        # Nothing of the refused request was written: the same username registers now.
+        assert client.post("/api/v1/auth/register", json=user).status_code == 201
     finally:
-        other.execute("ROLLBACK")
-        other.close()
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "5"
-    assert response.get_json()["status"] == 503
-    assert client.post("/api/v1/auth/register", json=user).status_code == 201
-    db.dispose()
-    app.extensions["inkwell"].db.dispose()
+        db.dispose()
+        app.extensions["inkwell"].db.dispose()
