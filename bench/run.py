@@ -2,7 +2,10 @@
 
 Servers are pinned to CPU 0 with taskset and wrk to CPU 1 (one core each), every scenario gets a
 warm-up, and each figure is reported as a ratio to the bare endpoint measured minutes earlier on
-the same machine, because absolute numbers on shared machines drift.
+the same machine, because absolute numbers on shared machines drift. Each row also gives the CPU
+time per request of the server's processes, of Redis (when it runs on this machine) and of wrk,
+from /proc and getrusage: on two cores shared by all of them, that bounds what `--workers 2` can
+reach.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +35,7 @@ FULL = {"users": 10_000, "posts": 100_000, "comments": 300_000, "items": 10_000}
 SMOKE = {"users": 30, "posts": 200, "comments": 400, "items": 30}
 BENCH_PASSWORD = "bench-password-1"
 HIGH = "100000000/minute"  # limits stay on (every request pays for them) but never refuse
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -40,6 +46,9 @@ class Result:
     p99_ms: float
     errors: int
     target: str = ""
+    # CPU time per request (user + system, µs) of the server's processes, Redis and wrk: on two
+    # shared cores, what the others spend is what a second worker cannot have.
+    cpu_us: tuple[float | None, float | None, float] | None = None
 
 
 def sh(cmd: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
@@ -58,7 +67,7 @@ def server_env(db_url: str, prefix: str, **extra: str) -> dict[str, str]:
         APP_ENV="production",  # JSON request logs, as in production
         APP_AUTH__SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop",
         APP_DATABASE__URL=db_url,
-        APP_REDIS__URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        APP_REDIS__URL=REDIS_URL,
         APP_REDIS__KEY_PREFIX=prefix,
         APP_RATE_LIMIT__ENABLED="true",
         APP_RATE_LIMIT__ANONYMOUS=HIGH,
@@ -159,17 +168,61 @@ def wrk(
     return rps, lat.get("50", 0.0), lat.get("99", 0.0), errors
 
 
-def measure(name: str, url: str, args: argparse.Namespace, cpu: str, target: str = "", **kw) -> Result:  # type: ignore[no-untyped-def]
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has been waited for
+    return usage.ru_utime + usage.ru_stime
+
+
+def redis_pid(url: str) -> int | None:
+    """The Redis server's pid when it runs on this machine (its CPU is then counted), else None."""
+    try:
+        pid = int(redis.Redis.from_url(url).info("server")["process_id"])
+        return pid if "redis" in Path(f"/proc/{pid}/comm").read_text() else None
+    except (redis.RedisError, OSError, KeyError, ValueError):
+        return None
+
+
+def measure(  # type: ignore[no-untyped-def]
+    name: str, url: str, args: argparse.Namespace, cpu: str, target: str = "", server=None, **kw
+) -> Result:
     warmup_env = {**kw.pop("env", {})}
     measured_env = dict(warmup_env)
     warmup_env["BENCH_START"] = "30000"  # pages.lua: warm up on pages the measured run never asks for
     wrk(url, args.warmup, args, cpu, env=warmup_env, **kw)
+    servers = server.pids() if server is not None else []
+    redis_at = redis_pid(REDIS_URL) if server is not None else None
+    before = [cpu_seconds(p) for p in servers], cpu_seconds(redis_at) if redis_at else 0.0, children_cpu()
     rps, p50, p99, errors = wrk(url, args.duration, args, cpu, env=measured_env, **kw)
-    result = Result(name, rps, p50, p99, errors, target)
+    after = [cpu_seconds(p) for p in servers], cpu_seconds(redis_at) if redis_at else 0.0, children_cpu()
+    requests_done = max(1.0, rps * args.duration)
+
+    def per_request(seconds: float) -> float:
+        return seconds * 1e6 / requests_done
+
+    cpu_us = (
+        per_request(sum(after[0]) - sum(before[0])) if servers else None,
+        per_request(after[1] - before[1]) if redis_at else None,
+        per_request(after[2] - before[2]),
+    )
+    result = Result(name, rps, p50, p99, errors, target, cpu_us)
     print(
-        f"  {name:<44} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  errors {errors}", flush=True
+        f"  {name:<44} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  errors {errors}"
+        f"  CPU µs/req {_cpu_cells(cpu_us)}",
+        flush=True,
     )
     return result
+
+
+def _cpu_cells(cpu_us: tuple[float | None, float | None, float] | None) -> str:
+    if cpu_us is None:
+        return "– · – · –"
+    return " · ".join("–" if v is None else f"{v:,.0f}" for v in cpu_us)
 
 
 def prepare_dataset(args: argparse.Namespace) -> Path:
@@ -237,7 +290,9 @@ def run(args: argparse.Namespace) -> list[Result]:
     bare_cmd = [sys.executable, str(BENCH / "bare.py"), str(bare_port), "4"]
     bare = Server(bare_cmd, dict(os.environ), bare_port, server_cpu, db.parent / "bare.log")
     try:
-        results.append(measure("bare Flask + waitress (baseline)", f"{bare.base}/hello", args, wrk_cpu))
+        results.append(
+            measure("bare Flask + waitress (baseline)", f"{bare.base}/hello", args, wrk_cpu, server=bare)
+        )
     finally:
         bare.stop()
 
@@ -305,14 +360,14 @@ def run(args: argparse.Namespace) -> list[Result]:
             ),
         ]
         for name, path, target, options in scenarios:
-            results.append(measure(name, base + path, args, wrk_cpu, target, **options))
+            results.append(measure(name, base + path, args, wrk_cpu, target, server, **options))
     finally:
         server.stop()
 
     server = inkwell(db, prefix + "-nocache", server_cpu, APP_CACHE__ENABLED="false")
     try:
         url = f"{server.base}/api/v1/posts/{post_id}"
-        results.append(measure("GET one post, cache disabled", url, args, wrk_cpu, "≥ 0.25"))
+        results.append(measure("GET one post, cache disabled", url, args, wrk_cpu, "≥ 0.25", server))
     finally:
         server.stop()
 
@@ -322,7 +377,12 @@ def run(args: argparse.Namespace) -> list[Result]:
         url = f"{server.base}/api/v1/posts/{post_id}"
         results.append(
             measure(
-                "--workers 2: GET one post, cache hit", url, args, wrk_cpu, "≥ 1.7 × one worker, p99 ≤ 20 ms"
+                "--workers 2: GET one post, cache hit",
+                url,
+                args,
+                wrk_cpu,
+                "≥ 1.7 × one worker, p99 ≤ 20 ms",
+                server,
             )
         )
     finally:
@@ -355,17 +415,19 @@ def soak(args: argparse.Namespace) -> None:
 
 def write_table(results: list[Result], args: argparse.Namespace) -> str:
     bare = results[0].rps
-    one_worker = next((r.rps for r in results if r.name.startswith("GET one post, anonymous")), 0.0)
+    single = next((r for r in results if r.name.startswith("GET one post, anonymous")), None)
+    one_worker = single.rps if single else 0.0
     lines = [
-        "| scenario | req/s | p50 ms | p99 ms | × bare | errors | target |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| scenario | req/s | p50 ms | p99 ms | × bare | errors | target | CPU µs/req: server · Redis · wrk |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         ratio = f"{r.rps / bare:.2f}"
         if r.name.startswith("--workers 2") and one_worker:
-            ratio += f" ({r.rps / one_worker:.2f} × 1 worker)"
+            ratio += f" ({r.rps / one_worker:.2f} × 1 worker{_ceiling(single)})"
         lines.append(
-            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratio} | {r.errors} | {r.target} |"
+            f"| {r.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratio} | {r.errors} | {r.target} "
+            f"| {_cpu_cells(r.cpu_us)} |"
         )
     versions = ", ".join(
         f"{p} {metadata.version(p)}"
@@ -384,6 +446,16 @@ def write_table(results: list[Result], args: argparse.Namespace) -> str:
     text = "\n".join(header + lines) + "\n"
     Path(args.out).write_text(text)
     return text
+
+
+def _ceiling(single: Result | None) -> str:
+    """What two workers could reach at most: the machine's cores divided by what one request
+    costs everyone (server, Redis, wrk) at the one-worker figures."""
+    if single is None or single.cpu_us is None or None in single.cpu_us:
+        return ""
+    server_us, redis_us, wrk_us = single.cpu_us
+    bound = min(2.0, (os.cpu_count() or 1) * server_us / (server_us + redis_us + wrk_us))  # type: ignore[operator]
+    return f"; CPU ceiling {bound:.2f} ×"
 
 
 def _cpu_model() -> str:
