@@ -62,17 +62,20 @@ def common_headers(state: RequestState, response: Response, rate: list[tuple[str
     """Step 11's headers, with the rate-limit ones, added in one go (each werkzeug `set` scans the
     whole header list; these are never on a response yet, except where checked)."""
     headers = response.headers
+    # One pass over the names: werkzeug's `name in headers` raises and catches an exception of
+    # its own for each name that is absent, the usual case here.
+    present = {name.lower() for name, _ in headers}
     added = [("X-Request-ID", state.request_id), *rate]
-    if "X-Content-Type-Options" not in headers:
+    if "x-content-type-options" not in present:
         added.append(("X-Content-Type-Options", "nosniff"))
-    if "Referrer-Policy" not in headers:
+    if "referrer-policy" not in present:
         added.append(("Referrer-Policy", "no-referrer"))
     if state.cache is not None and state.cache.result is not None:
         added.append(("X-Cache", state.cache.result))
     if (
         response.status_code in (200, 304)
         and state.method in ("GET", "HEAD")
-        and "Cache-Control" not in headers
+        and "cache-control" not in present
     ):
         # Authenticated responses are for that caller alone; shared caches must not keep them.
         added.append(("Cache-Control", "private, no-cache" if state.actor else "no-cache"))
