@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 import models
 from tests.api.helpers import ENVELOPE, POST_KEYS, count, links
 from tests.conftest import assert_problem
@@ -228,3 +230,22 @@ def test_ids_are_never_reused(api, client):
     first = api.post(headers, title="First")
     assert client.delete(f"/api/v1/posts/{first['id']}", headers=headers).status_code == 204
     assert api.post(headers, title="Second")["id"] > first["id"]
+
+
+def test_timestamps_are_utc_whatever_text_the_row_holds(api, client, app):
+    """A row's timestamps come back as UTC with a Z: the text SQLAlchemy stores (SQLite's fast
+    path in UTCDateTime) and a value another tool wrote with an offset (the general path)."""
+    alice = api.user("alice")
+    created = client.post(
+        POSTS, json={"title": "t", "content": "c", "status": "published"}, headers=alice
+    ).get_json()
+    assert created["created_at"].endswith("Z") and created["published_at"].endswith("Z")
+    listed = client.get(POSTS).get_json()["items"][0]
+    assert (listed["created_at"], listed["published_at"]) == (created["created_at"], created["published_at"])
+    with app.extensions["inkwell"].db.session(write=True) as session:
+        session.execute(
+            text("UPDATE posts SET published_at = :at WHERE id = :id"),
+            {"at": "2026-01-01 12:00:00.000000+02:00", "id": created["id"]},
+        )
+        session.commit()
+    assert client.get(f"{POSTS}/{created['id']}").get_json()["published_at"] == "2026-01-01T10:00:00Z"
