@@ -56,7 +56,7 @@ def paginate(
         # unit of work.
         result = uow.session.connection().execute(query.page, bounds)
         names = result.keys()
-        rows = [dict(zip(names, row, strict=True)) for row in result]
+        rows = [dict(zip(names, row, strict=True)) for row in result.all()]  # one fetchall
     else:
         rows = list(uow.session.execute(query.page, bounds).scalars().unique())
     return rows, total, math.ceil(total / per_page)

@@ -29,7 +29,6 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from flask import Flask, Response, request
@@ -285,13 +284,14 @@ class ResponseCache:
         self.breaker.trip()
 
     def _total_hash(self, state: RequestState, policy: CachePolicy) -> str:
-        filters = urlencode(sorted((k, v) for k, v in request.args.items(multi=True) if k not in PAGING))
+        # repr() of the sorted pairs is as unambiguous as urlencode() and costs a third of it.
+        filters = repr(sorted((k, v) for k, v in request.args.items(multi=True) if k not in PAGING))
         raw = f"COUNT {request.path}?{filters} as {'*' if policy.public else visibility_class(state)}"
         return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
     def _entry_hash(self, state: RequestState, policy: CachePolicy) -> str:
         # Parsing and sorting an empty query string costs more than the hash itself.
-        query = urlencode(sorted(request.args.items(multi=True))) if request.query_string else ""
+        query = repr(sorted(request.args.items(multi=True))) if request.query_string else ""
         raw = f"GET {request.path}?{query} as {'*' if policy.public else visibility_class(state)}"
         return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
