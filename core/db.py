@@ -33,7 +33,7 @@ def make_engine(settings: Settings) -> Engine:
         kwargs["pool_size"] = settings.server.threads
         kwargs["max_overflow"] = settings.server.threads
         engine = create_engine(url, **kwargs)
-        _tune_sqlite(engine, settings.database.busy_timeout_ms)
+        _tune_sqlite(engine, settings.database.busy_timeout_ms, settings.database.sqlite_mmap_bytes)
         return engine
     # By default one pooled connection per waitress thread, plus a little headroom for health checks.
     # pool_pre_ping: a connection that died with its server (a restart, a failover, PgBouncer
@@ -50,7 +50,7 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's implicit BEGIN is deferred).
@@ -60,6 +60,9 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # Pages read from the OS cache through a map, no read() and copy each: a list miss at 100k
+        # posts ~10 % faster under the server (README, Performance).
+        cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
         cursor.close()
 
     # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in SQLite's

@@ -31,6 +31,10 @@ class DatabaseSettings(BaseModel):
     url: str = "sqlite:///var/inkwell.db"
     echo: bool = False
     busy_timeout_ms: int = 10_000
+    # SQLite reads up to this many bytes of the database file through a memory map, with no read()
+    # call or copy per page (0: off). An I/O error on the file then stops the worker with SIGBUS
+    # instead of failing one query; `serve` starts a new one.
+    sqlite_mmap_bytes: int = Field(1 << 30, ge=0)
     # PostgreSQL, per worker process: pooled connections (0: one per server thread) and how many
     # more may open under a burst. Each worker of each host holds up to pool_size + max_overflow.
     pool_size: int = Field(0, ge=0, le=1000)
