@@ -24,4 +24,3 @@ def test_every_connection_maps_the_configured_size(tmp_path: Path, mmap_bytes: i
         assert seen == [mmap_bytes, mmap_bytes]
     finally:
         db.dispose()
-
