@@ -1,11 +1,11 @@
 """`make bench`: a bare Flask+waitress baseline and Inkwell, measured in the same run with wrk.
 
 Servers are pinned to CPU 0 with taskset and wrk to CPU 1 (one core each), every scenario gets a
-warm-up, and each figure is reported as a ratio to the bare endpoint measured minutes earlier on
-the same machine, because absolute numbers on shared machines drift. Each row also gives the CPU
-time per request of the server's processes, of Redis (when it runs on this machine) and of wrk,
-from /proc and getrusage: on two cores shared by all of them, that bounds what `--workers 2` can
-reach.
+warm-up, and each figure is reported as a ratio to the bare endpoint measured on the same machine
+before and after the scenarios (the mean of the two), because absolute numbers on shared machines
+drift. Each row also gives the CPU time per request of the server's processes, of Redis (when it
+runs on this machine) and of wrk, from /proc and getrusage: on two cores shared by all of them,
+that bounds what `--workers 2` can reach.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ SMOKE = {"users": 30, "posts": 200, "comments": 400, "items": 30}
 BENCH_PASSWORD = "bench-password-1"
 HIGH = "100000000/minute"  # limits stay on (every request pays for them) but never refuse
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+BARE_FIRST = "bare Flask + waitress (baseline)"
+BARE_LAST = "bare Flask + waitress, again after the scenarios"
 
 
 @dataclass
@@ -286,15 +288,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     key = sh([*FLASK, *key_cmd], cli_env).stdout.strip().splitlines()[-1]
     results: list[Result] = []
 
-    bare_port = free_port()
-    bare_cmd = [sys.executable, str(BENCH / "bare.py"), str(bare_port), "4"]
-    bare = Server(bare_cmd, dict(os.environ), bare_port, server_cpu, db.parent / "bare.log")
-    try:
-        results.append(
-            measure("bare Flask + waitress (baseline)", f"{bare.base}/hello", args, wrk_cpu, server=bare)
-        )
-    finally:
-        bare.stop()
+    results.append(measure_bare(BARE_FIRST, db.parent, args, server_cpu, wrk_cpu))
 
     prefix = f"bench-{os.getpid()}"
     server = inkwell(db, prefix, server_cpu)
@@ -387,7 +381,18 @@ def run(args: argparse.Namespace) -> list[Result]:
         )
     finally:
         server.stop()
+    results.append(measure_bare(BARE_LAST, db.parent, args, server_cpu, wrk_cpu))
     return results
+
+
+def measure_bare(name: str, logs: Path, args: argparse.Namespace, server_cpu: str, wrk_cpu: str) -> Result:
+    port = free_port()
+    cmd = [sys.executable, str(BENCH / "bare.py"), str(port), "4"]
+    bare = Server(cmd, dict(os.environ), port, server_cpu, logs / "bare.log")
+    try:
+        return measure(name, f"{bare.base}/hello", args, wrk_cpu, server=bare)
+    finally:
+        bare.stop()
 
 
 def soak(args: argparse.Namespace) -> None:
@@ -414,7 +419,10 @@ def soak(args: argparse.Namespace) -> None:
 
 
 def write_table(results: list[Result], args: argparse.Namespace) -> str:
-    bare = results[0].rps
+    # The denominator is the mean of the bare route's runs before and after the scenarios: these
+    # VMs drift by 10-25 % within minutes, and a ratio to the first run alone would carry it.
+    bares = [r.rps for r in results if r.name in (BARE_FIRST, BARE_LAST)]
+    bare = sum(bares) / len(bares)
     single = next((r for r in results if r.name.startswith("GET one post, anonymous")), None)
     one_worker = single.rps if single else 0.0
     lines = [
@@ -441,6 +449,8 @@ def write_table(results: list[Result], args: argparse.Namespace) -> str:
         f"Machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
         f"{_cpu_model()}, Python {platform.python_version()}, Linux {platform.release()}.",
         f"Versions: {versions}. Dataset: {SMOKE if args.smoke else FULL} on SQLite; cache and limits on Redis.",
+        f"× bare: to the mean of the bare route's two runs, {bares[0]:,.0f} and {bares[-1]:,.0f} req/s "
+        f"({(bares[-1] - bares[0]) / bares[0] * 100:+.0f} % drift between them), {bare:,.0f}.",
         "",
     ]
     text = "\n".join(header + lines) + "\n"

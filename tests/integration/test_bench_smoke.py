@@ -24,6 +24,7 @@ SCENARIOS = [
     "POST login (argon2id)",
     "GET one post, cache disabled",
     "--workers 2: GET one post, cache hit",
+    "bare Flask + waitress, again after the scenarios",
 ]
 
 
