@@ -144,7 +144,7 @@ def wrk(
     script: str | None = None,
     env: dict[str, str] | None = None,
     connections: int | None = None,
-) -> tuple[float, float, float, int]:
+) -> tuple[float, float, float, int, int]:
     cmd = [
         "taskset",
         "-c",
@@ -163,11 +163,12 @@ def wrk(
         [*cmd, url], capture_output=True, text=True, env={**os.environ, **(env or {})}
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests_done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     lat = {p: float(v) * scale[u] for p, v, u in LATENCY.findall(out)}
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", out))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return rps, lat.get("50", 0.0), lat.get("99", 0.0), errors
+    return rps, lat.get("50", 0.0), lat.get("99", 0.0), errors, requests_done
 
 
 def cpu_seconds(pid: int) -> float:
@@ -184,7 +185,8 @@ def children_cpu() -> float:
 def redis_pid(url: str) -> int | None:
     """The Redis server's pid when it runs on this machine (its CPU is then counted), else None."""
     try:
-        pid = int(redis.Redis.from_url(url).info("server")["process_id"])
+        with redis.Redis.from_url(url) as client:
+            pid = int(client.info("server")["process_id"])
         return pid if "redis" in Path(f"/proc/{pid}/comm").read_text() else None
     except (redis.RedisError, OSError, KeyError, ValueError):
         return None
@@ -200,12 +202,11 @@ def measure(  # type: ignore[no-untyped-def]
     servers = server.pids() if server is not None else []
     redis_at = redis_pid(REDIS_URL) if server is not None else None
     before = [cpu_seconds(p) for p in servers], cpu_seconds(redis_at) if redis_at else 0.0, children_cpu()
-    rps, p50, p99, errors = wrk(url, args.duration, args, cpu, env=measured_env, **kw)
+    rps, p50, p99, errors, requests_done = wrk(url, args.duration, args, cpu, env=measured_env, **kw)
     after = [cpu_seconds(p) for p in servers], cpu_seconds(redis_at) if redis_at else 0.0, children_cpu()
-    requests_done = max(1.0, rps * args.duration)
 
     def per_request(seconds: float) -> float:
-        return seconds * 1e6 / requests_done
+        return seconds * 1e6 / max(1, requests_done)
 
     cpu_us = (
         per_request(sum(after[0]) - sum(before[0])) if servers else None,
@@ -422,7 +423,7 @@ def write_table(results: list[Result], args: argparse.Namespace) -> str:
     # The denominator is the mean of the bare route's runs before and after the scenarios: these
     # VMs drift by 10-25 % within minutes, and a ratio to the first run alone would carry it.
     bares = [r.rps for r in results if r.name in (BARE_FIRST, BARE_LAST)]
-    bare = sum(bares) / len(bares)
+    bare = sum(bares) / len(bares) or float("nan")  # no bare figure: ratios print as nan
     single = next((r for r in results if r.name.startswith("GET one post, anonymous")), None)
     one_worker = single.rps if single else 0.0
     lines = [
@@ -450,7 +451,7 @@ def write_table(results: list[Result], args: argparse.Namespace) -> str:
         f"{_cpu_model()}, Python {platform.python_version()}, Linux {platform.release()}.",
         f"Versions: {versions}. Dataset: {SMOKE if args.smoke else FULL} on SQLite; cache and limits on Redis.",
         f"× bare: to the mean of the bare route's two runs, {bares[0]:,.0f} and {bares[-1]:,.0f} req/s "
-        f"({(bares[-1] - bares[0]) / bares[0] * 100:+.0f} % drift between them), {bare:,.0f}.",
+        f"({_drift(bares)} drift between them), {bare:,.0f}.",
         "",
     ]
     text = "\n".join(header + lines) + "\n"
@@ -458,13 +459,20 @@ def write_table(results: list[Result], args: argparse.Namespace) -> str:
     return text
 
 
+def _drift(bares: list[float]) -> str:
+    return f"{(bares[-1] - bares[0]) / bares[0] * 100:+.0f} %" if bares[0] > 0 else "–"
+
+
 def _ceiling(single: Result | None) -> str:
-    """What two workers could reach at most: the machine's cores divided by what one request
-    costs everyone (server, Redis, wrk) at the one-worker figures."""
+    """What two workers could reach at most, as a multiple of one: the cores this run may use,
+    divided by what a request cost everyone (server, Redis, wrk) at the one-worker figures."""
     if single is None or single.cpu_us is None or None in single.cpu_us:
         return ""
-    server_us, redis_us, wrk_us = single.cpu_us
-    bound = min(2.0, (os.cpu_count() or 1) * server_us / (server_us + redis_us + wrk_us))  # type: ignore[operator]
+    total_us = sum(single.cpu_us)  # type: ignore[arg-type]
+    if total_us <= 0 or single.rps <= 0:
+        return ""
+    cores = len(os.sched_getaffinity(0))
+    bound = min(2.0, cores * 1e6 / total_us / single.rps)
     return f"; CPU ceiling {bound:.2f} ×"
 
 
