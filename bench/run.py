@@ -92,10 +92,17 @@ class Server:
         self.proc = subprocess.Popen(
             pinned, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        try:
+            self._wait_ready("/healthz" if "app" in cmd else "/hello", log)
+        except BaseException:
+            self.stop()  # one that never answered (or a SIGTERM meanwhile) is not left running
+            raise
+
+    def _wait_ready(self, path: str, log: Path) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                requests.get(f"{self.base}/healthz" if "app" in cmd else f"{self.base}/hello", timeout=1)
+                requests.get(f"{self.base}{path}", timeout=1)
                 return
             except requests.RequestException:
                 if self.proc.poll() is not None:
@@ -193,7 +200,13 @@ def redis_pid(url: str) -> int | None:
 
 
 def measure(  # type: ignore[no-untyped-def]
-    name: str, url: str, args: argparse.Namespace, cpu: str, target: str = "", server=None, **kw
+    name: str,
+    url: str,
+    args: argparse.Namespace,
+    cpu: str,
+    target: str = "",
+    server: Server | None = None,
+    **kw,
 ) -> Result:
     warmup_env = {**kw.pop("env", {})}
     measured_env = dict(warmup_env)
@@ -484,6 +497,9 @@ def _cpu_model() -> str:
 
 
 def main() -> None:
+    # Stopped from outside (the smoke test's timeout, a Ctrl-C'd make): unwind through the
+    # `finally` blocks that stop each server by its process group, rather than orphan them.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--smoke", action="store_true", help="tiny dataset, 1 s per scenario (used by make test)"

@@ -77,9 +77,9 @@ def test_every_end_of_a_write_transaction_hands_the_lock_on(tmp_path: Path) -> N
 
 
 def test_a_write_that_cannot_get_the_database_in_time_is_a_503(sqlite_url: str) -> None:
-    """Another process holding SQLite's write lock past the busy timeout: BEGIN IMMEDIATE gives
-    up with SQLAlchemy's OperationalError (however the transaction was begun), the client gets
-    a 503 it may retry, not a 500, and nothing is half-written."""
+    """Another connection (as another process would) holding SQLite's write lock past the busy
+    timeout: BEGIN IMMEDIATE gives up with SQLAlchemy's OperationalError (however the transaction
+    was begun), the client gets a 503 it may retry, not a 500, and nothing is half-written."""
     import sqlite3
 
     from app import create_app

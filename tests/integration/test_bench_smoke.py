@@ -34,14 +34,26 @@ def test_bench_smoke_runs_every_scenario_without_errors(tmp_path):
         require_service("wrk", "not installed; `make test` installs it")
     redis_or_skip()
     out = tmp_path / "results.md"
-    run = subprocess.run(
+    harness = subprocess.Popen(
         [sys.executable, "bench/run.py", "--smoke", "--data-dir", str(tmp_path), "--out", str(out)],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=600,
     )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    try:
+        output, _ = harness.communicate(timeout=600)
+    finally:
+        if harness.poll() is None:
+            # SIGTERM first: the harness then stops the servers it started, each by its process
+            # group, before it exits; SIGKILL only if it does not.
+            harness.terminate()
+            try:
+                harness.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                harness.kill()
+                harness.wait()
+    assert harness.returncode == 0, output[-6000:]
     table = out.read_text()
     rows = {
         line.split("|")[1].strip(): line.split("|") for line in table.splitlines() if line.startswith("| ")
@@ -51,3 +63,8 @@ def test_bench_smoke_runs_every_scenario_without_errors(tmp_path):
         cells = rows[scenario]
         assert float(cells[2].replace(",", "")) > 0, cells  # req/s
         assert cells[6].strip() == "0", f"{scenario}: errors or non-2xx/3xx responses: {cells}"
+        # CPU per request of the server, of the local Redis and of wrk, each measured.
+        server_us, redis_us, wrk_us = (float(v.replace(",", "")) for v in cells[8].split("·"))
+        assert server_us > 0 and wrk_us > 0 and redis_us >= 0, cells
+    assert "bare: to the mean of the bare route's two runs" in table
+    assert "CPU ceiling" in rows["--workers 2: GET one post, cache hit"][5]
