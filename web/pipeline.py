@@ -189,6 +189,7 @@ class InkwellFlask(Flask):
     """Flask whose dispatch is the pipeline; after_request hooks (CORS) still see the response."""
 
     pipeline: Pipeline
+    response_class = http.SentResponse
 
     def full_dispatch_request(self) -> Response:
         self._got_first_request = True
