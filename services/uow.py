@@ -33,12 +33,16 @@ class UnitOfWork:
         self.session.rollback()
 
     def close(self) -> None:
-        """Discard anything a use case did not commit. Never raises: on a dead connection the
-        rollback fails, but the server has dropped that transaction already; closing the session
-        then hands the connection back to the pool, which discards it."""
+        """Discard anything a use case did not commit. Never raises.
+
+        Session.close() rolls the transaction back once, on the connection, and hands it back to
+        the pool, which then skips its own reset; a rollback() first would restore the session's
+        snapshot and roll back a second time when the pool takes the connection (6 % of an
+        uncached GET's instructions). On a dead connection the rollback fails: SQLAlchemy has
+        invalidated the connection and returned it to the pool by then (the server dropped that
+        transaction already), and the second close() clears what is left of the session.
+        """
         try:
-            self.session.rollback()
+            self.session.close()
         except SQLAlchemyError:
-            pass
-        finally:
             self.session.close()

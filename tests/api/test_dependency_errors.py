@@ -7,13 +7,14 @@ import psycopg
 import pytest
 from flask import Flask
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from core.settings import Settings
 from services.uow import UnitOfWork
-from tests.conftest import make_settings
+from tests.conftest import PG_ADMIN_URL, make_settings, postgres_or_skip
 from web.context import RequestState
 from web.errors import to_problem
 
@@ -129,14 +130,22 @@ def test_postgres_engine_takes_the_pool_and_prepare_settings() -> None:
 
 
 def test_closing_a_unit_of_work_on_a_dead_connection_never_raises() -> None:
-    closed = []
+    """PostgreSQL ends the session's backend mid-transaction: closing the unit of work neither
+    raises nor keeps the connection, and the next session gets a live one."""
+    postgres_or_skip()
+    engine = create_engine(PG_ADMIN_URL, pool_pre_ping=True)
+    try:
+        unit = UnitOfWork(Session(engine))
+        backend = unit.session.scalar(text("SELECT pg_backend_pid()"))
+        killer = create_engine(PG_ADMIN_URL)
+        with killer.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        killer.dispose()
 
-    class DeadSession:
-        def rollback(self) -> None:
-            raise OperationalError("ROLLBACK", {}, psycopg.OperationalError("server closed the connection"))
+        unit.close()
 
-        def close(self) -> None:
-            closed.append(True)
-
-    UnitOfWork(DeadSession()).close()  # type: ignore[arg-type]
-    assert closed == [True]
+        assert engine.pool.checkedout() == 0
+        with Session(engine) as fresh:
+            assert fresh.scalar(text("SELECT 1")) == 1
+    finally:
+        engine.dispose()
