@@ -41,7 +41,7 @@ from waitress.task import WSGITask
 
 from core import metrics
 from core.settings import Settings
-from entrypoints import keepalive
+from entrypoints import waitress_task
 from web.container import Container
 
 Factory = Callable[[Settings], Flask]
@@ -92,17 +92,17 @@ def _listen(host: str, port: int) -> socket.socket:
 # -- a worker ------------------------------------------------------------------------------------
 
 
-class _Task(keepalive.KeepAliveTask):
+class _Task(waitress_task.Task):
     def build_response_header(self) -> bytes:
         # A draining worker ends each connection after its response: the client's next request
         # opens a new connection, which the kernel gives to a worker that is still accepting.
-        # WSGITask's own close, not KeepAliveTask's, which keeps it open after a 204 or 304.
+        # WSGITask's own close, not waitress_task.Task's, which keeps it open after a 204 or 304.
         if self.channel.server.inkwell_draining:
             WSGITask.set_close_on_finish(self)
         return super().build_response_header()
 
 
-class _Channel(keepalive.KeepAliveChannel):
+class _Channel(waitress_task.Channel):
     task_class = _Task
 
 

@@ -1,0 +1,48 @@
+"""How a response goes out under waitress 3.0.2: two changes to its WSGITask.
+
+Keep-alive after 204 and 304. waitress closes the connection after every response without a
+Content-Length header, and it never sends one with a 204 or a 304 (RFC 9110 forbids it on 204):
+so every revalidation (304) and every DELETE (204) cost the client a new TCP connection. Those
+responses have no body by definition (RFC 9112 6.3), so the connection can stay open. Everything
+else that closes a connection (the client's `Connection: close`, HTTP/1.0, errors, short bodies)
+still does.
+
+The header and the body in one send. waitress writes the status line and headers, then the body,
+each with its own send(): two TCP segments, and two wake-ups of the client, for a response that
+is one chunk of known length (every JSON response here). Such a response goes out in one send.
+"""
+
+from __future__ import annotations
+
+from waitress.channel import HTTPChannel
+from waitress.task import WSGITask
+
+
+class Task(WSGITask):
+    def set_close_on_finish(self) -> None:
+        if (
+            not self.has_body
+            and self.version == "1.1"
+            and self.request.headers.get("CONNECTION", "").lower() != "close"
+            and self.request.error is None
+            and (self.content_length in (None, 0) or self.content_bytes_written == self.content_length)
+        ):
+            return
+        super().set_close_on_finish()
+
+    def write(self, data: bytes) -> None:
+        if self.wrote_header or not data or not self.complete:
+            super().write(data)
+            return
+        header = self.build_response_header()  # decides has_body and chunking
+        self.wrote_header = True
+        if self.has_body and not self.chunked_response and self.content_length == len(data):
+            self.content_bytes_written += len(data)
+            self.channel.write_soon(header + data)
+            return
+        self.channel.write_soon(header)  # anything else: waitress's own path from here
+        super().write(data)
+
+
+class Channel(HTTPChannel):
+    task_class = Task
