@@ -12,7 +12,7 @@ from models import ApiKey, User
 from schemas.auth import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
 from services.actor import Actor, require, scopes_of_role
 from services.errors import Forbidden, Invalid, NotFound
-from services.pagination import listing, paginate
+from services.pagination import Order, listing, paginate
 from services.tokens import digest, new_secret
 from services.uow import UnitOfWork
 
@@ -93,7 +93,7 @@ def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tu
             raise Forbidden("only admins may list every key")
     else:
         stmt = stmt.where(ApiKey.user_id == actor.user_id)
-    newest_first = [ApiKey.created_at.desc(), ApiKey.id.desc()]
+    newest_first = Order(ApiKey.created_at, ApiKey.id, descending=True)
     return paginate(uow, listing(stmt, newest_first), page=query.page, per_page=query.per_page)
 
 

@@ -208,6 +208,42 @@ def test_sort_and_pagination(api, client):
     assert client.get(f"{POSTS}?page=9").get_json()["items"] == []
 
 
+def test_a_readers_pages_merge_the_published_posts_with_their_own_in_order(api, client):
+    """A signed-in reader's list is read as two parts (published posts, their own others), each
+    in order from its own index, and merged: every sort, page after page, matches the order an
+    admin sees restricted to what the reader may see, with the right totals."""
+    alice = api.user("alice")
+    bob = api.user("bob")
+    admin = api.user("root", admin=True)
+    for n, (who, status) in enumerate(
+        [(alice, "draft"), (bob, "published"), (alice, "published"), (bob, "draft"), (alice, "draft")] * 3
+    ):
+        api.post(who, title=f"post {n % 4}", status=status)  # repeated titles: the id breaks ties
+    alice_id = client.get("/api/v1/me", headers=alice).get_json()["id"]
+    for sort in ("-created_at", "created_at", "title", "-title", "published_at", "-published_at"):
+        for query, visible in (
+            ("", lambda p: p["status"] == "published" or p["author"]["id"] == alice_id),
+            ("&status=draft", lambda p: p["status"] == "draft" and p["author"]["id"] == alice_id),
+            (
+                "&q=post 1",
+                lambda p: (
+                    p["title"] == "post 1" and (p["status"] == "published" or p["author"]["id"] == alice_id)
+                ),
+            ),
+        ):
+            everything = client.get(f"{POSTS}?per_page=100&sort={sort}{query}", headers=admin).get_json()
+            expected = [p["id"] for p in everything["items"] if visible(p)]
+            seen: list[int] = []
+            for page in range(1, 8):
+                body = client.get(
+                    f"{POSTS}?per_page=2&page={page}&sort={sort}{query}", headers=alice
+                ).get_json()
+                assert body["total"] == len(expected), (sort, query)
+                seen += [p["id"] for p in body["items"]]
+            assert seen == expected, (sort, query)
+    assert len(expected) == 3  # the q case: "post 1" is alice's published post and her drafts
+
+
 def test_patch_null_for_a_required_field_is_422_and_changes_nothing(api, client):
     headers = api.user("author")
     post = api.post(headers, title="Keep me")
