@@ -317,6 +317,13 @@ def run(args: argparse.Namespace) -> list[Result]:
         login = {"username": "bench_admin", "password": BENCH_PASSWORD}
         token = requests.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
         etag = requests.get(f"{base}/api/v1/posts/{post_id}", timeout=10).headers["ETag"]
+        # bench_admin sees every post; a reader sees the published ones and their own drafts.
+        reader = {"username": f"reader{os.getpid()}", "password": BENCH_PASSWORD}
+        registered = {**reader, "email": f"{reader['username']}@example.com"}
+        requests.post(f"{base}/api/v1/auth/register", json=registered, timeout=10).raise_for_status()
+        reader_token = requests.post(f"{base}/api/v1/auth/login", json=reader, timeout=30).json()[
+            "access_token"
+        ]
         comment = {
             "BENCH_BODY": json.dumps({"content": "Benchmark comment."}),
             "BENCH_AUTH": f"Bearer {token}",
@@ -348,6 +355,12 @@ def run(args: argparse.Namespace) -> list[Result]:
                 "/api/v1/posts",
                 "≥ 0.12",
                 {"script": "pages.lua"},
+            ),
+            (
+                "GET list page (10-40 rows), signed-in reader, cache miss",
+                "/api/v1/posts",
+                "",
+                {"script": "pages.lua", "headers": {"Authorization": f"Bearer {reader_token}"}},
             ),
             (
                 "POST a comment (bearer)",

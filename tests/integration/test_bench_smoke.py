@@ -20,6 +20,7 @@ SCENARIOS = [
     "GET one post, If-None-Match → 304",
     "GET list page of 20 + total, cache hit",
     "GET list page (10-40 rows) + total, cache miss",
+    "GET list page (10-40 rows), signed-in reader, cache miss",
     "POST a comment (bearer)",
     "POST login (argon2id)",
     "GET one post, cache disabled",
