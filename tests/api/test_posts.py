@@ -234,13 +234,17 @@ def test_a_readers_pages_merge_the_published_posts_with_their_own_in_order(api, 
             everything = client.get(f"{POSTS}?per_page=100&sort={sort}{query}", headers=admin).get_json()
             expected = [p["id"] for p in everything["items"] if visible(p)]
             seen: list[int] = []
+            drafts_last: list[bool] = []
             for page in range(1, 8):
                 body = client.get(
                     f"{POSTS}?per_page=2&page={page}&sort={sort}{query}", headers=alice
                 ).get_json()
                 assert body["total"] == len(expected), (sort, query)
                 seen += [p["id"] for p in body["items"]]
+                drafts_last += [p["published_at"] is None for p in body["items"]]
             assert seen == expected, (sort, query)
+            if "published_at" in sort:  # a draft has none: last, whichever the direction
+                assert drafts_last == sorted(drafts_last) and any(drafts_last), (sort, query)
     assert len(expected) == 3  # the q case: "post 1" is alice's published post and her drafts
 
 
