@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -210,15 +211,22 @@ def measure(  # type: ignore[no-untyped-def]
     **kw,
 ) -> Result:
     """The best of `args.passes` measured runs after one warm-up (the bare route's too): a
-    neighbour on this VM can slow any one 15 s window by a quarter, never speed it up."""
+    neighbour on this VM can slow any one 15 s window by a quarter, never speed it up.
+
+    `forget`, for the cache-miss scenarios, empties the response cache before each further pass,
+    so that every pass asks for the same pages and misses on every one.
+    """
     base_env = {**kw.pop("env", {})}
-    # pages.lua: the warm-up and each pass ask for pages no other run of this server asks for.
+    forget: Callable[[], None] | None = kw.pop("forget", None)
+    # pages.lua: the warm-up asks for pages the measured passes never ask for.
     wrk(url, args.warmup, args, cpu, env={**base_env, "BENCH_START": "30000"}, **kw)
     servers = server.pids() if server is not None else []
     redis_at = redis_pid(REDIS_URL) if server is not None else None
     passes = []
     for index in range(args.passes):
-        env = {**base_env, "BENCH_START": str(index * 15000)}
+        if index and forget is not None:
+            forget()
+        env = {**base_env, "BENCH_START": "0"}
         before = [cpu_seconds(p) for p in servers], cpu_seconds(redis_at) if redis_at else 0.0, children_cpu()
         rps, p50, p99, errors, requests_done = wrk(url, args.duration, args, cpu, env=env, **kw)
         after = [cpu_seconds(p) for p in servers], cpu_seconds(redis_at) if redis_at else 0.0, children_cpu()
@@ -325,6 +333,12 @@ def run(args: argparse.Namespace) -> list[Result]:
         login = {"username": "bench_admin", "password": BENCH_PASSWORD}
         token = requests.post(f"{base}/api/v1/auth/login", json=login, timeout=10).json()["access_token"]
         etag = requests.get(f"{base}/api/v1/posts/{post_id}", timeout=10).headers["ETag"]
+
+        def forget() -> None:
+            with redis.Redis.from_url(REDIS_URL) as client:
+                for key in client.scan_iter(f"{prefix}:cache:*", count=1000):
+                    client.delete(key)
+
         # bench_admin sees every post; a reader sees the published ones and their own drafts.
         reader = {"username": f"reader{os.getpid()}", "password": BENCH_PASSWORD}
         registered = {**reader, "email": f"{reader['username']}@example.com"}
@@ -362,13 +376,17 @@ def run(args: argparse.Namespace) -> list[Result]:
                 "GET list page (10-40 rows) + total, cache miss",
                 "/api/v1/posts",
                 "≥ 0.12",
-                {"script": "pages.lua"},
+                {"script": "pages.lua", "forget": forget},
             ),
             (
                 "GET list page (10-40 rows), signed-in reader, cache miss",
                 "/api/v1/posts",
                 "",
-                {"script": "pages.lua", "headers": {"Authorization": f"Bearer {reader_token}"}},
+                {
+                    "script": "pages.lua",
+                    "headers": {"Authorization": f"Bearer {reader_token}"},
+                    "forget": forget,
+                },
             ),
             (
                 "POST a comment (bearer)",
