@@ -38,11 +38,18 @@ class UnitOfWork:
         Session.close() rolls the transaction back once, on the connection, and hands it back to
         the pool, which then skips its own reset; a rollback() first would restore the session's
         snapshot and roll back a second time when the pool takes the connection (6 % of an
-        uncached GET's instructions). On a dead connection the rollback fails: SQLAlchemy has
-        invalidated the connection and returned it to the pool by then (the server dropped that
-        transaction already), and the second close() clears what is left of the session.
+        uncached GET's instructions). If the ROLLBACK fails on a dead connection, SQLAlchemy has
+        invalidated it and handed it back already (the server dropped that transaction); on any
+        other error the session has let go of the connection without handing it back, so it is
+        invalidated here, which returns it to the pool to be replaced.
         """
+        connection = self.session.connection() if self.session.in_transaction() else None
         try:
             self.session.close()
         except SQLAlchemyError:
-            self.session.close()
+            if connection is not None and not connection.closed:
+                try:
+                    connection.invalidate()
+                    connection.close()
+                except SQLAlchemyError:
+                    pass

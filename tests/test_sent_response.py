@@ -54,6 +54,23 @@ def test_headers_sent_are_werkzeugs(case: str) -> None:
     assert ours.to_wsgi_list() == theirs.to_wsgi_list()
 
 
+@pytest.mark.parametrize(
+    ("case", "own_headers"),
+    [
+        ("200 with a body", True),
+        ("304 with entity headers and Expires", True),
+        ("429 problem", True),
+        ("201 with a relative IRI Location", False),
+        ("200 with Content-Location", False),
+        ("200 from a list of chunks, no Content-Length yet", False),
+        ("204", False),
+    ],
+)
+def test_the_headers_go_out_as_they_are_only_when_nothing_needs_fixing(case: str, own_headers: bool) -> None:
+    response = SentResponse(**CASES[case])
+    assert (response.get_wsgi_headers(ENVIRON) is response.headers) is own_headers
+
+
 def test_304_keeps_what_is_not_an_entity_header() -> None:
     sent = SentResponse(**CASES["304 with entity headers and Expires"]).get_wsgi_headers(ENVIRON)
     names = {name for name, _ in sent}

@@ -33,7 +33,8 @@ class SentResponse(flask.Response):
     fix up Location, Content-Location and Content-Length on the copy, and a 304 validates them
     once more as it drops its entity headers: a sixth of the header work of a cached GET. When
     none of those needs fixing, the headers go out as they are, and a 304 drops the same entity
-    headers werkzeug would (all but Expires) in place. Anything else takes werkzeug's path.
+    headers werkzeug would (all but Expires) in place: once sent, a 304's response object has
+    lost them too (nothing reads a response after it is sent). Anything else takes werkzeug's path.
     """
 
     def get_wsgi_headers(self, environ: Any) -> Headers:

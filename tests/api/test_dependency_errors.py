@@ -3,6 +3,8 @@ draining worker is not ready; the PostgreSQL production settings parse as docume
 
 from __future__ import annotations
 
+import sqlite3
+
 import psycopg
 import pytest
 from flask import Flask
@@ -147,5 +149,37 @@ def test_closing_a_unit_of_work_on_a_dead_connection_never_raises() -> None:
         assert engine.pool.checkedout() == 0
         with Session(engine) as fresh:
             assert fresh.scalar(text("SELECT 1")) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_rollback_that_fails_on_a_live_connection_still_returns_it(tmp_path) -> None:
+    """Not a disconnect (SQLite refusing the ROLLBACK, say): the session lets go of the connection
+    without handing it back; closing the unit of work must not leak it from the pool."""
+    failing = {"on": False}
+
+    class RefusingRollback(sqlite3.Connection):
+        def rollback(self) -> None:
+            if failing["on"]:
+                raise sqlite3.OperationalError("cannot rollback - SQL statements in progress")
+            super().rollback()
+
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'u.db'}",
+        connect_args={"factory": RefusingRollback},
+        pool_size=1,
+        max_overflow=0,
+    )
+    try:
+        unit = UnitOfWork(Session(engine))
+        assert unit.session.scalar(text("SELECT 1")) == 1
+        failing["on"] = True
+
+        unit.close()
+
+        failing["on"] = False
+        assert engine.pool.checkedout() == 0
+        with Session(engine) as fresh:
+            assert fresh.scalar(text("SELECT 2")) == 2
     finally:
         engine.dispose()
