@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Connection, Select, event
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 # Given a function that runs the COUNT, return the total (possibly from a cache).
 TotalCache = Callable[[Callable[[], int]], int]
+CONNECTION = "inkwell_connection"  # Session.info key: the connection its transaction began on
+
+
+@event.listens_for(Session, "after_begin")
+def _remember_connection(session: Session, _transaction: SessionTransaction, connection: Connection) -> None:
+    """For UnitOfWork.close: the one connection it may have to hand back itself."""
+    session.info[CONNECTION] = connection
 
 
 class UnitOfWork:
@@ -41,9 +48,10 @@ class UnitOfWork:
         uncached GET's instructions). If the ROLLBACK fails on a dead connection, SQLAlchemy has
         invalidated it and handed it back already (the server dropped that transaction); on any
         other error the session has let go of the connection without handing it back, so it is
-        invalidated here, which returns it to the pool to be replaced.
+        invalidated here (remembered when its transaction began), which returns it to the pool to
+        be replaced.
         """
-        connection = self.session.connection() if self.session.in_transaction() else None
+        connection = self.session.info.pop(CONNECTION, None)
         try:
             self.session.close()
         except SQLAlchemyError:
