@@ -140,9 +140,11 @@ def test_closing_a_unit_of_work_on_a_dead_connection_never_raises() -> None:
         unit = UnitOfWork(Session(engine))
         backend = unit.session.scalar(text("SELECT pg_backend_pid()"))
         killer = create_engine(PG_ADMIN_URL)
-        with killer.connect() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-        killer.dispose()
+        try:
+            with killer.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        finally:
+            killer.dispose()
 
         unit.close()
 

@@ -71,6 +71,29 @@ def test_list_is_page_plus_count(uncached, url) -> None:  # type: ignore[no-unty
     assert len(statements) == 2, statements  # the page and its total, whatever the page size
 
 
+def test_a_readers_list_merges_two_ordered_parts_in_one_statement(uncached) -> None:  # type: ignore[no-untyped-def]
+    """A signed-in reader (not an admin) sees published posts and their own drafts: one page
+    statement reading each part in order up to offset + limit and merging them, and one count
+    summing the two parts' counts. An OR of the two had no index to order by (README)."""
+    api = Api(uncached.test_client(), uncached)
+    writer = api.user("writer")
+    reader = api.user("reader")
+    seed_posts(api, writer, 3)
+    api.post(reader, title="Reader draft")
+    with count_queries(uncached) as statements:
+        response = api.client.get("/api/v1/posts?per_page=2&page=2", headers=reader)
+    assert response.status_code == 200
+    assert response.get_json()["total"] == 4
+    listed = [sql for sql in statements if "FROM posts" in sql]  # not the caller's own row
+    assert len(listed) == 2, statements
+    count, page = sorted(listed, key=lambda sql: "UNION ALL" in sql)
+    assert "UNION ALL" in page and page.count("LIMIT ") == 3, page  # each part, then the page
+    assert count.lower().count("count(") == 2, count
+    with count_queries(uncached) as statements:
+        assert api.client.get("/api/v1/posts?per_page=2&page=2").status_code == 200
+    assert not any("UNION ALL" in sql for sql in statements)  # one part for anonymous callers
+
+
 def test_comment_list_is_visibility_check_plus_page_and_count(uncached) -> None:  # type: ignore[no-untyped-def]
     api = Api(uncached.test_client(), uncached)
     headers = api.user("writer")
