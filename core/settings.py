@@ -23,6 +23,10 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1)
     trusted_proxy_count: int = Field(0, ge=0)
     connection_limit: int = Field(1000, ge=1)
+    # A connection with no request in progress is closed after this long (waitress's channel_timeout).
+    idle_timeout_seconds: int = Field(30, ge=1, le=3600)
+    # Connections one client address may hold at once; one more is closed as it is accepted (0: no cap).
+    max_connections_per_address: int = Field(256, ge=0)
     cpu_affinity: bool = False
     graceful_timeout_seconds: int = Field(30, ge=0, le=3600)
 

@@ -25,11 +25,13 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import select
 import signal
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +67,12 @@ def waitress_options(settings: Settings) -> dict[str, Any]:
         # Flask answers 413 as problem+json up to this much; waitress stops anything bigger
         # (plain text) before buffering it, so a huge body cannot fill the disk or memory.
         "max_request_body_size": server.max_body_bytes * 4,
-        "channel_timeout": 60,
+        # Idle connections (no request in progress, a half-sent one included) are closed; the
+        # sweep runs often enough that one lives at most ~1.5x the timeout.
+        "channel_timeout": server.idle_timeout_seconds,
+        "cleanup_interval": max(1, server.idle_timeout_seconds // 2),
+        # poll(), not select(): select() fails on a descriptor past 1023, which stopped the worker.
+        "asyncore_use_poll": True,
         "ident": "inkwell",
         # Never trust X-Forwarded-* unless configured: strip them so nothing downstream sees them.
         "clear_untrusted_proxy_headers": True,
@@ -77,6 +84,26 @@ def waitress_options(settings: Settings) -> dict[str, Any]:
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
         )
     return options
+
+
+DESCRIPTOR_RESERVE = 256  # a worker's own descriptors: database and Redis pools, metrics files, logs
+
+
+def ensure_descriptors(settings: Settings) -> None:
+    """Raise the soft RLIMIT_NOFILE to what connection_limit needs, or refuse to start.
+
+    A worker that runs out of descriptors fails accept() in a loop; refusing at start says why.
+    """
+    needed = settings.server.connection_limit + DESCRIPTOR_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise SystemExit(
+            f"server.connection_limit = {settings.server.connection_limit} needs {needed} file descriptors "
+            f"and this process may open {hard} (ulimit -Hn): lower the limit or raise ulimit -n"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -135,6 +162,8 @@ class _Worker:
         self.server: Any = create_server(self.app, sockets=[sock], **waitress_options(settings))
         self.server.channel_class = _Channel
         self.server.inkwell_draining = False
+        self.server.inkwell_held = Counter()  # open connections per client address
+        self.server.inkwell_per_address_cap = settings.server.max_connections_per_address
         # What is built so far lives as long as the worker: gc.freeze() leaves it out of every
         # collection, which then walks only what requests allocate (~2 % of a cached GET's CPU).
         # Collect first, so no garbage from start-up is frozen with it.
@@ -359,4 +388,5 @@ class _Master:
 def run(settings: Settings, factory: Factory) -> None:
     # Before forking: every worker writes its metrics to files here; /metrics sums them all.
     metrics.prepare_multiprocess_dir()
+    ensure_descriptors(settings)
     sys.exit(_Master(settings, factory).run())

@@ -1,4 +1,9 @@
-"""How a response goes out under waitress 3.0.2: two changes to its WSGITask.
+"""How a connection is held and a response goes out under waitress 3.0.2: a cap on connections per
+client address, and two changes to its WSGITask.
+
+Connections per address. waitress's connection_limit is one budget for every client: one client
+holding idle connections could take it all. A connection past `server.max_connections_per_address`
+for its address is closed as it is accepted; the other addresses keep their share.
 
 Keep-alive after 204 and 304. waitress closes the connection after every response without a
 Content-Length header, and it never sends one with a 204 or a 304 (RFC 9110 forbids it on 204):
@@ -14,6 +19,9 @@ in one send.
 """
 
 from __future__ import annotations
+
+from collections import Counter
+from typing import Any
 
 from waitress.channel import HTTPChannel
 from waitress.task import WSGITask
@@ -51,3 +59,22 @@ class Task(WSGITask):
 
 class Channel(HTTPChannel):
     task_class = Task
+
+    def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
+        super().__init__(server, sock, addr, adj, map=map)
+        # Only the server's loop thread accepts and closes channels: the counter needs no lock.
+        held: Counter[str] = server.inkwell_held
+        self._held_by = str(addr[0]) if isinstance(addr, tuple) else str(addr)
+        held[self._held_by] += 1
+        cap = server.inkwell_per_address_cap
+        if cap and held[self._held_by] > cap:
+            self.close()
+
+    def del_channel(self, map: Any = None) -> None:
+        host = self.__dict__.pop("_held_by", None)
+        if host is not None:
+            held: Counter[str] = self.server.inkwell_held
+            held[host] -= 1
+            if held[host] <= 0:
+                del held[host]
+        super().del_channel(map)
