@@ -54,8 +54,11 @@ class ConsolePages:
         state.actor = current_user.actor if current_user.is_authenticated else None
 
     def named_limits(self) -> tuple[str, ...]:
-        # The login form obeys the API login's limits: per address and per account.
-        return ("login",) if request.endpoint == "console.login" and request.method == "POST" else ()
+        # The login form obeys the API login's limits, per address and per account; so does the
+        # profile form when it checks the current password.
+        if request.method != "POST":
+            return ()
+        return {"console.login": ("login",), "console.profile": ("password",)}.get(request.endpoint or "", ())
 
     def protect(self) -> None:
         if request.method not in SAFE_METHODS:

@@ -147,7 +147,11 @@ def login() -> Any:
             app = container()
             try:
                 pair = auth.login(
-                    uow=uow(), tokens=app.tokens, refresh_ttl=app.settings.auth.refresh_ttl_seconds, data=data
+                    uow=uow(),
+                    tokens=app.tokens,
+                    refresh_ttl=app.settings.auth.refresh_ttl_seconds,
+                    data=data,
+                    address=request.remote_addr,
                 )
             except DomainError as exc:
                 fail(form, exc)
@@ -215,7 +219,11 @@ def keys() -> Any:
         if data is not None:
             try:
                 key, secret = api_keys.create(
-                    uow=uow(), actor=actor(), data=data, tiers=container().settings.rate_limit.tiers
+                    uow=uow(),
+                    actor=actor(),
+                    data=data,
+                    tiers=container().settings.rate_limit.tiers,
+                    max_per_user=container().settings.api_keys.max_per_user,
                 )
             except DomainError as exc:
                 fail(form, exc)

@@ -88,6 +88,11 @@ class AuthSettings(BaseModel):
     audience: str = "inkwell-api"
 
 
+class ApiKeySettings(BaseModel):
+    # Live (unrevoked, unexpired) keys one user may hold; each has its own budget (0: no cap).
+    max_per_user: int = Field(20, ge=0, le=10_000)
+
+
 class CorsSettings(BaseModel):
     origins: list[str] = Field(default_factory=list)
 
@@ -146,6 +151,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

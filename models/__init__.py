@@ -1,6 +1,6 @@
 """Tables. Importing this package registers every model on Base.metadata (Alembic reads it)."""
 
-from models.auth import ApiKey, RefreshToken, RevokedAccessToken
+from models.auth import ApiKey, LoginOrigin, RefreshToken, RevokedAccessToken
 from models.base import Base
 from models.comment import Comment
 from models.idempotency import IdempotencyRecord
@@ -14,6 +14,7 @@ __all__ = [
     "Comment",
     "IdempotencyRecord",
     "Item",
+    "LoginOrigin",
     "Post",
     "RefreshToken",
     "RevokedAccessToken",

@@ -1,4 +1,4 @@
-"""Credentials the server keeps: API keys, refresh tokens, revoked access tokens."""
+"""Credentials the server keeps: API keys, refresh tokens, revoked access tokens, login origins."""
 
 from __future__ import annotations
 
@@ -26,10 +26,18 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The key that created this one (None: a bearer session or the CLI); revoking it revokes this.
+    created_by_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=True
+    )
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
-    __table_args__ = (Index("ix_api_keys_user_id", "user_id"), NEVER_REUSE_IDS)
+    __table_args__ = (
+        Index("ix_api_keys_user_id", "user_id"),
+        Index("ix_api_keys_created_by_key_id", "created_by_key_id"),
+        NEVER_REUSE_IDS,
+    )
 
     @property
     def revoked(self) -> bool:
@@ -63,3 +71,13 @@ class RevokedAccessToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LoginOrigin(Base):
+    """An address a user logged in from: from there, the per-account login limit lets them through."""
+
+    __tablename__ = "login_origins"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # never the address itself
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -30,8 +30,13 @@ class ApiKeyList(Resource):
         The response is the only time `key`, the secret, is shown. A key never carries a scope
         its owner (or the key creating it) lacks, nor outlives the key creating it.
         """
+        settings = container().settings
         key, secret = api_keys.create(
-            uow=uow(), actor=current_actor(), data=body, tiers=container().settings.rate_limit.tiers
+            uow=uow(),
+            actor=current_actor(),
+            data=body,
+            tiers=settings.rate_limit.tiers,
+            max_per_user=settings.api_keys.max_per_user,
         )
         out = ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": secret})
         response = created(out, url_for("api_key", key_id=key.id))

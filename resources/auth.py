@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 from flask_restful import Resource
 
 from schemas.auth import LoginIn, LogoutIn, RefreshIn, TokenPair
@@ -36,7 +36,11 @@ class Login(Resource):
         """
         app = container()
         pair = auth.login(
-            uow=uow(), tokens=app.tokens, refresh_ttl=app.settings.auth.refresh_ttl_seconds, data=body
+            uow=uow(),
+            tokens=app.tokens,
+            refresh_ttl=app.settings.auth.refresh_ttl_seconds,
+            data=body,
+            address=request.remote_addr,
         )
         return json_response(TokenPair.model_validate(pair), headers=NO_STORE)
 
@@ -60,11 +64,13 @@ class Refresh(Resource):
 
 
 class Logout(Resource):
-    @operation(access=Access.BEARER, body=LogoutIn, status=204, invalidates=("auth",))
+    # Not idempotent: a replay would answer 204 and leave the new token it was sent with alive.
+    @operation(access=Access.BEARER, body=LogoutIn, status=204, invalidates=("auth",), idempotent=False)
     def post(self, body: LogoutIn) -> Response:
         """Log out.
 
-        This access token stops working now, and the refresh token's login too if one is sent.
+        The login this access token belongs to ends now: its refresh token and every access token
+        it issued stop working, and the login of a refresh token sent in the body too.
         """
         auth.logout(
             uow=uow(), tokens=container().tokens, actor=current_actor(), refresh_token=body.refresh_token

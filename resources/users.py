@@ -43,12 +43,14 @@ class Me(Resource):
         body=MeUpdate,
         response=UserPrivateOut,
         errors=(409,),
+        limits=("password",),  # a current_password is checked under the login limits
         invalidates=("users", "auth"),  # a new password ends the other logins
     )
     def patch(self, body: MeUpdate) -> Response:
         """Update my account.
 
-        Bio, email, or the password with current_password (wrong: 403; other logins end). An API
+        Bio, email, or the password with current_password (wrong: 403; other logins end). A
+        request with current_password counts under the login limits, like a login. An API
         key needs a scope beyond `read` and may change the bio only; email and password need a
         bearer token.
         """

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 
 from models import ApiKey, User
 from schemas.auth import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
@@ -20,10 +20,20 @@ Precondition = Callable[[object], None]
 
 
 def create(
-    *, uow: UnitOfWork, actor: Actor | None, data: ApiKeyCreate, tiers: dict[str, str]
+    *, uow: UnitOfWork, actor: Actor | None, data: ApiKeyCreate, tiers: dict[str, str], max_per_user: int
 ) -> tuple[ApiKey, str]:
-    """Returns the row and the secret, which is never stored or shown again."""
+    """Returns the row and the secret, which is never stored or shown again.
+
+    A user holds at most `max_per_user` live keys (0: no cap): each key has a budget of its own,
+    so the cap bounds what one user may spend.
+    """
     actor = require(actor, "keys:write")
+    if max_per_user and live_keys(uow, actor.user_id) >= max_per_user:
+        raise Invalid(
+            f"you already have {max_per_user} live API keys, the most one user may hold; "
+            "revoke one you no longer use first",
+            loc=("body",),
+        )
     return issue(
         uow=uow,
         owner_id=actor.user_id,
@@ -72,6 +82,7 @@ def issue(
     prefix = secrets.token_hex(6)
     secret = f"iwk_{prefix}_{new_secret(32)}"
     key = ApiKey(
+        created_by_key_id=grantor.key_id if grantor else None,
         user_id=owner.id,
         name=name,
         prefix=prefix,
@@ -83,6 +94,22 @@ def issue(
     uow.session.add(key)
     uow.commit()
     return key, secret
+
+
+def live_keys(uow: UnitOfWork, user_id: int) -> int:
+    """Keys of the user neither revoked nor expired."""
+    return (
+        uow.session.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(
+                ApiKey.user_id == user_id,
+                ApiKey.revoked_at.is_(None),
+                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > datetime.now(UTC)),
+            )
+        )
+        or 0
+    )
 
 
 def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tuple[list[ApiKey], int, int]:
@@ -104,13 +131,26 @@ def get(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> ApiKey:
 def revoke(
     *, uow: UnitOfWork, actor: Actor | None, key_id: int, precondition: Precondition | None = None
 ) -> None:
-    """Owner or admin; effective for the next request of any process."""
+    """Owner or admin; effective for the next request of any process. The keys this key made go
+    with it, and theirs: a key cannot leave a live descendant behind."""
     actor = require(actor, "keys:write")
     key = _get_managed(uow, actor, key_id)
     if precondition:
         precondition(key)
+    now = datetime.now(UTC)
     if key.revoked_at is None:
-        key.revoked_at = datetime.now(UTC)
+        key.revoked_at = now
+    generation = [key.id]
+    while generation:
+        generation = list(
+            uow.session.scalars(select(ApiKey.id).where(ApiKey.created_by_key_id.in_(generation)))
+        )
+        if generation:
+            uow.session.execute(
+                update(ApiKey)
+                .where(ApiKey.id.in_(generation), ApiKey.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
     uow.commit()
 
 

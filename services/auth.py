@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from models import ApiKey, RefreshToken, User
+from models import ApiKey, LoginOrigin, RefreshToken, User
 from schemas.auth import LoginIn
 from schemas.users import UserRegister
 from services import denylist, passwords
@@ -20,6 +21,8 @@ from services.tokens import AccessTokens, digest, new_secret
 from services.uow import UnitOfWork
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+# An address a user logged in from stays known this long after their last login from it.
+KNOWN_ORIGIN_TTL = timedelta(days=90)
 BAD_LOGIN = "invalid username or password"
 HEX_PREFIX = re.compile(r"[0-9a-f]{1,16}")
 
@@ -57,8 +60,13 @@ def find_login_user(*, uow: UnitOfWork, login: str) -> User | None:
     return uow.session.scalar(select(User).where(func.lower(column) == login))
 
 
-def login(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, data: LoginIn) -> IssuedPair:
-    """Check the password (same work for unknown users) and start a new refresh family."""
+def login(
+    *, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, data: LoginIn, address: str | None
+) -> IssuedPair:
+    """Check the password (same work for unknown users) and start a new refresh family.
+
+    The address a login succeeds from becomes one of the user's known origins (known_origin).
+    """
     user = find_login_user(uow=uow, login=data.username)
     user_id, stored_hash = (user.id, user.password_hash) if user is not None else (None, None)
     # Nothing written yet: end the read so no lock is held while argon2 runs (SQLite's write
@@ -75,8 +83,33 @@ def login(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, data: Logi
     pair = _issue_pair(
         uow=uow, tokens=tokens, refresh_ttl=refresh_ttl, user_id=user_id, family_id=new_secret(12)
     )
+    if address:
+        _remember_origin(uow, user_id, address)
     uow.commit()
     return pair
+
+
+def known_origin(*, uow: UnitOfWork, user_id: int, address: str) -> bool:
+    """Whether the user logged in from this address within KNOWN_ORIGIN_TTL."""
+    since = datetime.now(UTC) - KNOWN_ORIGIN_TTL
+    found = uow.session.scalar(
+        select(LoginOrigin.user_id).where(
+            LoginOrigin.user_id == user_id,
+            LoginOrigin.address_hash == digest(address),
+            LoginOrigin.last_login_at > since,
+        )
+    )
+    return found is not None
+
+
+def _remember_origin(uow: UnitOfWork, user_id: int, address: str) -> None:
+    dialect = uow.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = datetime.now(UTC)
+    stmt = insert(LoginOrigin).values(user_id=user_id, address_hash=digest(address), last_login_at=now)
+    uow.session.execute(
+        stmt.on_conflict_do_update(index_elements=["user_id", "address_hash"], set_={"last_login_at": now})
+    )
 
 
 def refresh(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, refresh_token: str) -> IssuedPair:
@@ -107,12 +140,16 @@ def logout(
     actor: Actor | None,
     refresh_token: str | None,
 ) -> None:
-    """Deny the access token used now, and revoke the given refresh token's family."""
+    """End the login the access token belongs to (its refresh tokens and every access token of it),
+    and the given refresh token's login too."""
     if actor is not None and actor.key_id is not None:
         raise Forbidden("logout ends a bearer session; revoke an API key with DELETE /api-keys/{id}")
     if actor is None or actor.token_id is None or actor.token_expires_at is None:
         raise Unauthorized("logout needs a bearer access token")
     denylist.revoke(uow, actor.token_id, tokens.accepted_until(actor.token_expires_at))
+    uow.revoked_credentials = True
+    if actor.family_id is not None:
+        _revoke_family(uow=uow, tokens=tokens, family_id=actor.family_id)
     if refresh_token:
         row = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)))
         if row is not None and row.user_id == actor.user_id:
@@ -257,6 +294,7 @@ def _issue_pair(
 
 
 def _revoke_family(*, uow: UnitOfWork, tokens: AccessTokens, family_id: str) -> None:
+    uow.revoked_credentials = True
     now = datetime.now(UTC)
     uow.session.execute(
         update(RefreshToken)

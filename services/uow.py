@@ -24,6 +24,9 @@ class UnitOfWork:
     def __init__(self, session: Session, totals: TotalCache | None = None) -> None:
         self.session = session
         self._totals = totals
+        # A use case that took credentials' rights away sets this, committed or not (a spent
+        # refresh token revokes its login, then answers 401): remembered callers must be re-checked.
+        self.revoked_credentials = False
 
     def count(self, stmt: Select[Any], params: dict[str, Any]) -> int:
         """Run a COUNT statement, through the web layer's total cache when it gave one."""

@@ -198,7 +198,7 @@ class ResponseCache:
         elif operation is not None and not state.replayed:
             if operation.invalidates and 200 <= response.status_code < 300:
                 self.bump(operation.invalidates)
-            elif operation.revokes:
+            elif operation.revokes and state.uow is not None and state.uow.revoked_credentials:
                 self.bump((AUTH_NAMESPACE,))
 
     def version_key(self, namespace: str) -> str:

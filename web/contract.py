@@ -65,7 +65,8 @@ class Operation:
     cache: CachePolicy | None = None
     invalidates: tuple[str, ...] = ()  # cache namespaces a 2xx write bumps
     # The service may revoke credentials even when it answers an error (a spent refresh token
-    # revokes its login, then answers 401): the `auth` namespace is bumped after any response.
+    # revokes its login, then answers 401): the `auth` namespace is bumped after any response
+    # whose unit of work says it revoked some (UnitOfWork.revoked_credentials).
     revokes: bool = False
     idempotent: bool = False  # Idempotency-Key honoured
     # Filled in at registration (web/pipeline.py), from the route table.

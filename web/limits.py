@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from flask import Flask, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
@@ -40,7 +42,6 @@ from redis.exceptions import NoScriptError
 
 from core.redis import Breaker, ThreadConnections, is_cluster
 from core.settings import Settings
-from schemas.auth import LoginIn
 from services import auth
 from web.context import RateWindow, RequestState, uow
 from web.errors import RateLimited
@@ -136,22 +137,65 @@ def identity(state: RequestState) -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
-def login_account() -> str:
-    """The account a login names, so `alice` and `alice@example.com` share one limit.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-    The API's login sends JSON; the console's login form sends the same `username` field
-    form-encoded. Never raises: an unreadable body or a failing lookup keys on the address,
-    which the per-address login limit counts as well.
+
+def _body_fields() -> Mapping[str, Any]:
+    """The body's fields however they were sent (a form, multipart, JSON); {} when unreadable.
+
+    Every way of sending a password is counted alike: the console's form reads all three.
     """
+    if request.mimetype in FORM_TYPES:
+        return request.form
     try:
-        if request.mimetype == "application/x-www-form-urlencoded":
-            name = request.form.get("username", "")
-        else:
-            name = LoginIn.model_validate_json(request.get_data(cache=True) or b"{}").username
+        data = orjson.loads(request.get_data(cache=True) or b"{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def checks_password(state: RequestState, named: tuple[str, ...]) -> bool:
+    """A login ("login") always checks a password; a signed-in change ("password") when the body
+    carries a current_password."""
+    if "login" in named:
+        return True
+    if "password" in named:
+        given = _body_fields().get("current_password")
+        return isinstance(given, str) and given != ""
+    return False
+
+
+def password_account(state: RequestState, named: tuple[str, ...]) -> tuple[str, int | None]:
+    """The account whose password is checked, and its user id when it exists.
+
+    A login names it in its `username` (so `alice` and `alice@example.com` share one limit); a
+    signed-in change is the caller's own. Never raises: an unreadable body or a failing lookup
+    keys on the address, which the per-address login limit counts as well.
+    """
+    if "login" not in named:
+        actor = state.actor
+        if actor is None:
+            return f"addr:{request.remote_addr or 'unknown'}", None
+        return f"user:{actor.user_id}", actor.user_id
+    try:
+        name = _body_fields().get("username", "")
+        if not isinstance(name, str):
+            raise TypeError("username is not a string")
         user = auth.find_login_user(uow=uow(), login=name)
     except Exception:
-        return f"addr:{request.remote_addr or 'unknown'}"
-    return f"user:{user.id}" if user is not None else f"name:{name.strip().lower()}"
+        return f"addr:{request.remote_addr or 'unknown'}", None
+    return (f"user:{user.id}", user.id) if user is not None else (f"name:{name.strip().lower()}", None)
+
+
+def from_known_origin(user_id: int | None) -> bool:
+    """Whether the account's owner logged in from this address before (services/auth.py)."""
+    address = request.remote_addr
+    if user_id is None or not address:
+        return False
+    try:
+        return auth.known_origin(uow=uow(), user_id=user_id, address=address)
+    except Exception:
+        return False
 
 
 class RateLimits:
@@ -191,7 +235,9 @@ class RateLimits:
 
         Every request counts - failed authentication (against the address), 404s and 405s
         included - except CORS preflights and the undeclared-limit operations endpoints.
-        `named` limits ("login") are the operation's declared ones unless given (console pages).
+        `named` limits are the operation's declared ones unless given (console pages): "login"
+        (a login: the login limits per address and per account) and "password" (the same limits,
+        when a signed-in caller's request checks their current password).
         """
         operation = state.operation
         if not self.enabled or state.method == "OPTIONS" or (operation is not None and not operation.limited):
@@ -202,12 +248,13 @@ class RateLimits:
         budget = self.budget(state)
         if budget is not None:
             checks.append(("default", budget, identity(state)))
-        if "login" in named:
-            addr = f"addr:{request.remote_addr or 'unknown'}"
-            checks += [
-                ("login", self.login, f"login-addr:{addr}"),
-                ("login", self.login, f"login-account:{login_account()}"),
-            ]
+        if checks_password(state, named):
+            # Per address, and per account unless its owner is back where they logged in before:
+            # a guesser elsewhere can spend the account's budget but cannot lock its owner out.
+            checks.append(("login", self.login, f"login-addr:addr:{request.remote_addr or 'unknown'}"))
+            account, user_id = password_account(state, named)
+            if not from_known_origin(user_id):
+                checks.append(("login", self.login, f"login-account:{account}"))
         prefetch: list[str] = []
         if self.prefetch:
             if state.credential is not None:

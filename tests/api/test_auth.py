@@ -196,13 +196,18 @@ def test_logout_denies_access_and_refresh_family(api, client):
     assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401)
 
 
-def test_logout_without_body_keeps_refresh(api, client):
+def test_logout_without_body_ends_the_login_of_its_access_token(api, client):
+    """The access token names its login: logging out with it ends that login's refresh token too,
+    and leaves the user's other logins alone."""
     api.register("alice")
     pair = api.login("alice")
+    other = api.login("alice")
     assert client.post("/api/v1/auth/logout", headers=bearer(pair["access_token"])).status_code == 204
     assert_problem(client.get(ME, headers=bearer(pair["access_token"])), 401)
+    assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401)
+    assert client.get(ME, headers=bearer(other["access_token"])).status_code == 200
     assert (
-        client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 200
+        client.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}).status_code == 200
     )
 
 

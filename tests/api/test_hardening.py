@@ -1,0 +1,180 @@
+"""The second outside probe's findings, each through HTTP: password checks counted alike however
+they arrive, owners not locked out by someone else's guesses, keys that cannot multiply a budget
+or outlive their creator, logout that ends its login, and refreshes that revoke nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from tests.api.test_query_counts import count_queries
+from tests.conftest import PASSWORD, Api, assert_problem
+from tests.console.conftest import TOKEN
+
+ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}
+OWNER = {"REMOTE_ADDR": "198.51.100.7"}
+ME = "/api/v1/me"
+
+
+def limited(make_app: Any, **limits: str) -> tuple[Flask, Api]:
+    app = make_app(
+        rate_limit={"enabled": True, "anonymous": "1000/minute", "authenticated": "1000/minute", **limits}
+    )
+    return app, Api(app.test_client(), app)
+
+
+def bad_login(api: Api, username: str, environ: dict[str, str]) -> int:
+    body = {"username": username, "password": "not-the-password"}
+    return api.client.post("/api/v1/auth/login", json=body, environ_base=environ).status_code
+
+
+def console_token(client: Any, environ: dict[str, str]) -> str:
+    page = client.get("/console/login", environ_base=environ)
+    found = TOKEN.search(page.get_data(as_text=True))
+    assert found, "no CSRF token on the login page"
+    return found.group(1)
+
+
+def test_console_logins_count_against_the_account_however_the_form_is_sent(make_app):
+    app, api = limited(make_app, login="3/minute")
+    api.register("alice")
+    wrong = {"username": "alice", "password": "not-the-password"}
+    # Three guesses from three addresses, in three encodings: the account's budget is spent.
+    for n, encoding in enumerate(("multipart", "json", "urlencoded")):
+        client = app.test_client()
+        environ = {"REMOTE_ADDR": f"203.0.113.{n + 1}"}
+        token = console_token(client, environ)
+        if encoding == "multipart":
+            sent = client.post(
+                "/console/login",
+                data={"csrf_token": token, **wrong},
+                content_type="multipart/form-data",
+                environ_base=environ,
+            )
+        elif encoding == "json":
+            sent = client.post(
+                "/console/login", json=wrong, headers={"X-CSRFToken": token}, environ_base=environ
+            )
+        else:
+            sent = client.post("/console/login", data={"csrf_token": token, **wrong}, environ_base=environ)
+        assert sent.status_code == 422, (encoding, sent.status_code)  # the form's "invalid" answer
+    # A fourth guess from yet another address is refused: the account's window is full.
+    assert bad_login(api, "alice", {"REMOTE_ADDR": "203.0.113.50"}) == 429
+
+
+def test_an_attacker_spending_the_account_budget_does_not_lock_its_owner_out(make_app):
+    _app, api = limited(make_app, login="3/minute")
+    api.register("alice")
+    first = api.client.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}, environ_base=OWNER
+    )
+    assert first.status_code == 200
+    # The owner's login was one of the account's three; the attacker spends the other two.
+    assert [bad_login(api, "alice", ATTACKER) for _ in range(3)] == [401, 401, 429]
+    # Guessing from elsewhere is still refused for the account...
+    assert bad_login(api, "alice", {"REMOTE_ADDR": "203.0.113.10"}) == 429
+    # ... but the owner, back where they logged in before, gets in.
+    again = api.client.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}, environ_base=OWNER
+    )
+    assert again.status_code == 200, again.get_json()
+
+
+def test_current_password_on_patch_me_counts_under_the_login_limits(make_app):
+    _app, api = limited(make_app, login="3/minute")
+    headers = api.user("alice")  # its login counted against this address's login window
+    wrong = {"password": "a-new-password-1", "current_password": "not-the-password"}
+    statuses = [api.client.patch(ME, json=wrong, headers=headers).status_code for _ in range(3)]
+    assert statuses == [403, 403, 429]
+    refused = api.client.patch(ME, json=wrong, headers=headers)
+    assert_problem(refused, 429)
+    assert refused.headers["RateLimit-Policy"] == '"login";q=3;w=60'
+    # A change that checks no password is not a login attempt.
+    assert api.client.patch(ME, json={"bio": "still here"}, headers=headers).status_code == 200
+
+
+def test_a_user_holds_at_most_max_per_user_live_keys(make_app):
+    app = make_app(api_keys={"max_per_user": 3})
+    api = Api(app.test_client(), app)
+    headers = api.user("alice")
+    created = [
+        api.client.post("/api/v1/api-keys", json={"name": f"k{n}", "scopes": ["read"]}, headers=headers)
+        for n in range(3)
+    ]
+    assert [r.status_code for r in created] == [201, 201, 201]
+    refused = api.client.post("/api/v1/api-keys", json={"name": "k4", "scopes": ["read"]}, headers=headers)
+    body = assert_problem(refused, 422)
+    assert "3 live API keys" in body["detail"]
+    # A revoked key no longer counts.
+    first = created[0].get_json()["id"]
+    assert api.client.delete(f"/api/v1/api-keys/{first}", headers=headers).status_code == 204
+    again = api.client.post("/api/v1/api-keys", json={"name": "k4", "scopes": ["read"]}, headers=headers)
+    assert again.status_code == 201
+
+
+def test_revoking_a_key_revokes_the_keys_it_made_and_theirs(api, client):
+    headers = api.user("alice")
+    parent = client.post(
+        "/api/v1/api-keys", json={"name": "parent", "scopes": ["read", "keys:write"]}, headers=headers
+    ).get_json()
+    child = client.post(
+        "/api/v1/api-keys",
+        json={"name": "child", "scopes": ["read", "keys:write"]},
+        headers={"X-API-Key": parent["key"]},
+    ).get_json()
+    grandchild = client.post(
+        "/api/v1/api-keys",
+        json={"name": "grandchild", "scopes": ["read"]},
+        headers={"X-API-Key": child["key"]},
+    ).get_json()
+    sibling = api.key(headers, ["read"])  # made by the bearer session: not the parent's
+    for key in (parent, child, grandchild):
+        assert client.get(ME, headers={"X-API-Key": key["key"]}).status_code == 200
+    assert client.delete(f"/api/v1/api-keys/{parent['id']}", headers=headers).status_code == 204
+    for key in (parent, child, grandchild):
+        assert_problem(client.get(ME, headers={"X-API-Key": key["key"]}), 401)
+        assert client.get(f"/api/v1/api-keys/{key['id']}", headers=headers).get_json()["revoked"] is True
+    assert client.get(ME, headers=sibling).status_code == 200
+
+
+def test_logout_is_never_replayed_from_an_idempotency_key(api, client):
+    api.register("alice")
+    first, second = api.login("alice"), api.login("alice")
+    key = {"Idempotency-Key": "logout-1"}
+    sent = client.post(
+        "/api/v1/auth/logout", headers={**key, "Authorization": f"Bearer {first['access_token']}"}
+    )
+    assert sent.status_code == 204
+    again = client.post(
+        "/api/v1/auth/logout", headers={**key, "Authorization": f"Bearer {second['access_token']}"}
+    )
+    assert again.status_code == 204
+    assert "Idempotent-Replayed" not in again.headers
+    assert_problem(client.get(ME, headers={"Authorization": f"Bearer {second['access_token']}"}), 401)
+
+
+def test_a_refresh_that_revokes_nothing_keeps_every_remembered_credential(api, client, app):
+    """A cached GET by a remembered bearer runs no SQL. A refresh with garbage revokes nothing, so
+    it must not make the process forget who the caller is (one anonymous client could otherwise
+    keep every authenticated request on the database)."""
+    headers = api.user("alice")
+    post = api.post(headers, status="published")
+    path = f"/api/v1/posts/{post['id']}"
+    assert client.get(path, headers=headers).status_code == 200  # cached, caller remembered
+    with count_queries(app) as before:
+        assert client.get(path, headers=headers).headers["X-Cache"] == "HIT"
+    assert before == []
+    assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": "garbage"}), 401)
+    with count_queries(app) as after:
+        assert client.get(path, headers=headers).headers["X-Cache"] == "HIT"
+    assert after == []
+    # A refresh that does revoke (a spent token presented again) still makes it ask again.
+    pair = api.login("alice")
+    assert (
+        client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 200
+    )
+    assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401)
+    with count_queries(app) as revoked:
+        assert client.get(path, headers=headers).status_code == 200
+    assert len(revoked) >= 1
