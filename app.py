@@ -8,6 +8,7 @@ from console import pages
 from core import logs, metrics
 from core.db import Database
 from core.redis import Breaker, ThreadConnections, make_redis
+from core.secret_key import with_secret_key
 from core.settings import Settings
 from entrypoints import cli
 from resources.api_keys import ApiKeyDetail, ApiKeyList
@@ -55,7 +56,7 @@ ROUTES: list[tuple[str, type, str]] = [
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or Settings()
+    settings = with_secret_key(settings or Settings())
     app = pipeline.InkwellFlask(__name__, static_folder=None)  # no static files: every route is in ROUTES
     app.config.update(
         MAX_CONTENT_LENGTH=settings.server.max_body_bytes,

@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = ROOT / "settings.toml"
-DEV_SECRET = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - the known default production refuses
+# Published in earlier releases' settings.toml: refused everywhere, since anyone can sign with it.
+PUBLISHED_SECRETS = frozenset({"dev-only-insecure-secret-key-change-me"})
 
 
 class ServerSettings(BaseModel):
@@ -79,7 +80,9 @@ class CacheSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    secret_key: str = DEV_SECRET
+    # Empty: outside production, the one kept in secret_key_file (generated on first use).
+    secret_key: str = ""
+    secret_key_file: str = "var/secret_key"  # noqa: S105 - a path, not a secret
     access_ttl_seconds: int = Field(900, ge=1)
     refresh_ttl_seconds: int = Field(1_209_600, ge=1)
     # Clock skew forgiven on exp, nbf and iat: a token lives at most this long past its exp.
@@ -168,11 +171,16 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _TomlProfileSource(settings_cls, env)
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
-        if self.env == "production" and (
-            self.auth.secret_key == DEV_SECRET or len(self.auth.secret_key) < 32
-        ):
+    def _refuse_a_weak_secret(self) -> Settings:
+        secret = self.auth.secret_key
+        if secret in PUBLISHED_SECRETS:
             raise ValueError(
-                "production needs APP_AUTH__SECRET_KEY: a secret of 32+ characters, not the default"
+                "auth.secret_key is the published example: anyone could sign tokens with it; "
+                "set APP_AUTH__SECRET_KEY to a random secret of 32+ characters, or leave it empty "
+                "outside production for a generated one"
             )
+        if self.env == "production" and len(secret) < 32:
+            raise ValueError("production needs APP_AUTH__SECRET_KEY: a secret of 32+ characters")
+        if secret and len(secret) < 32:
+            raise ValueError("auth.secret_key must be 32+ characters (or empty for a generated one)")
         return self

@@ -37,7 +37,7 @@ from flask_caching import Cache
 from core.redis import Breaker, MasterWatch, ThreadConnections, server_of
 from core.settings import Settings
 from web.context import CacheState, RequestState, state
-from web.contract import CachePolicy, etag_of
+from web.contract import CachePolicy, canonical_query, etag_of
 from web.credentials import AUTH_NAMESPACE
 
 log = logging.getLogger("inkwell.cache")
@@ -285,13 +285,20 @@ class ResponseCache:
 
     def _total_hash(self, state: RequestState, policy: CachePolicy) -> str:
         # repr() of the sorted pairs is as unambiguous as urlencode() and costs a third of it.
-        filters = repr(sorted((k, v) for k, v in request.args.items(multi=True) if k not in PAGING))
+        filters = repr([(k, v) for k, v in self._query(state) if k not in PAGING])
         raw = f"COUNT {request.path}?{filters} as {'*' if policy.public else visibility_class(state)}"
         return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
+    @staticmethod
+    def _query(state: RequestState) -> list[tuple[str, str]]:
+        """The query the response depends on: as parsed (one key per meaning, however spelled),
+        or as sent when it does not parse (a 422, never stored)."""
+        if state.query is not None:
+            return canonical_query(state.query)
+        return sorted(request.args.items(multi=True))
+
     def _entry_hash(self, state: RequestState, policy: CachePolicy) -> str:
-        # Parsing and sorting an empty query string costs more than the hash itself.
-        query = repr(sorted(request.args.items(multi=True))) if request.query_string else ""
+        query = repr(self._query(state)) if request.query_string else "[]"
         raw = f"GET {request.path}?{query} as {'*' if policy.public else visibility_class(state)}"
         return hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 

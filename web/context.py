@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app, g
+from pydantic import BaseModel
 
 from services.actor import Actor
 from services.uow import UnitOfWork
@@ -49,6 +50,8 @@ class RequestState:
     operation: Operation | None = None  # None: no route matched (404, 405) or an unknown method
     actor: Actor | None = None
     auth_failure: Exception | None = None  # raised after the limiter has counted the request
+    query: BaseModel | None = None  # the declared query model, parsed before the cache's plan
+    query_failure: Exception | None = None  # raised at step 7, after the limiter
     credential: tuple[bytes, int] | None = None  # a remembered caller: (fingerprint, version stamp)
     auth_version: int | None = None  # the auth namespace's version, when the limiter read it
     auth_version_read: bool = False

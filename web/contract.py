@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 from urllib.parse import urlencode
 
 from flask import Response, request
@@ -157,10 +157,48 @@ def parse_body(model: type[M]) -> M:
 
 
 def parse_query(model: type[M]) -> M:
+    """The query string as `model`. A parameter given twice is a 422 unless the model takes a list:
+    read by its first value, it would be cached and linked under every other one."""
+    args = request.args
+    data: dict[str, Any] = {}
+    repeated: list[dict[str, Any]] = []
+    for name in args:
+        values = args.getlist(name)
+        if _takes_list(model, name):
+            data[name] = values
+            continue
+        data[name] = values[0]
+        if len(values) > 1:
+            repeated.append(
+                {
+                    "loc": ["query", name],
+                    "msg": f"give '{name}' once, not {len(values)} times",
+                    "type": "repeated",
+                }
+            )
     try:
-        return model.model_validate(request.args.to_dict())
+        parsed = model.model_validate(data)
     except ValidationError as exc:
-        raise RequestInvalid(validation_errors(exc, "query"))
+        raise RequestInvalid(repeated + validation_errors(exc, "query"))
+    if repeated:
+        raise RequestInvalid(repeated)
+    return parsed
+
+
+def _takes_list(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is not None and get_origin(field.annotation) is list
+
+
+def canonical_query(query: BaseModel) -> list[tuple[str, str]]:
+    """The parsed query's non-default fields, sorted, as the strings a URL carries: one spelling
+    per meaning, for the cache key and the Link header alike."""
+    pairs = []
+    for name, value in sorted(query.model_dump(mode="json", exclude_defaults=True).items()):
+        values = value if isinstance(value, list) else [value]
+        for one in values:
+            pairs.append((name, ("true" if one else "false") if isinstance(one, bool) else str(one)))
+    return pairs
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -199,17 +237,18 @@ def page_response(
         {"items": items, "page": query.page, "per_page": query.per_page, "total": total, "pages": pages}
     )
     response = json_response(envelope)
-    response.headers["Link"] = link_header(query.page, query.per_page, total)
+    response.headers["Link"] = link_header(query, total)
     return response
 
 
-def link_header(page: int, per_page: int, total: int) -> str:
+def link_header(query: Any, total: int) -> str:
     """RFC 8288 links: first and last always, prev and next where they exist (GitHub style)."""
+    page, per_page = query.page, query.per_page
     last = max(1, math.ceil(total / per_page))
-    # The caller's other parameters are encoded once for all four links (urlencode per link was
-    # ~2 % of a list page's CPU). Relative to the request (RFC 8288 allows it): the Host header
-    # never reaches a link, nor through the response cache another caller's response.
-    rest = urlencode([(k, v) for k, v in request.args.items() if k not in ("page", "per_page")])
+    # The other parameters as parsed (every spelling of a query links alike, see canonical_query),
+    # encoded once for all four links. Relative to the request (RFC 8288 allows it): the Host
+    # header never reaches a link, nor through the response cache another caller's response.
+    rest = urlencode([(k, v) for k, v in canonical_query(query) if k not in ("page", "per_page")])
     base = f"{request.path}?{rest}&" if rest else f"{request.path}?"
 
     def url(n: int) -> str:

@@ -42,7 +42,7 @@ from web.cache import ResponseCache
 from web.context import RequestState, container
 from web.contract import Operation, parse_body, parse_query
 from web.credentials import CredentialCache
-from web.errors import to_problem
+from web.errors import RequestInvalid, to_problem
 from web.idempotency import Idempotency
 from web.limits import RateLimits, rate_headers
 
@@ -118,6 +118,7 @@ class Pipeline:
 
     def _run(self, state: RequestState) -> Response:
         access.authenticate(state, self.credentials, self.cache)  # 2
+        _read_query(state)  # step 7's query half, early: the cache keys on the parsed query
         self.cache.plan(state)  # names the cache keys the limiter's round trip reads as well
         self.limits.check(state)  # 3 (its round trip also reads the auth version)
         access.confirm(state, self.credentials, self.cache)  # 2, finished: nothing revoked since
@@ -129,8 +130,10 @@ class Pipeline:
             return stored
         operation = state.operation
         if operation is not None and request.view_args is not None:  # 7
-            if operation.query is not None:
-                request.view_args["query"] = parse_query(operation.query)
+            if state.query_failure is not None:
+                raise state.query_failure
+            if state.query is not None:
+                request.view_args["query"] = state.query
             if operation.body is not None:
                 request.view_args["body"] = parse_body(operation.body)
         return current_app.dispatch_request()  # 8, 9; routing errors (404, 405) raise here
@@ -156,6 +159,17 @@ class Pipeline:
             self.idempotency.finish(state, response)
         except Exception as exc:
             log.error("idempotency step after the method failed: %s", exc.__class__.__name__)
+
+
+def _read_query(state: RequestState) -> None:
+    """Parse the declared query model; a failure is kept, raised at step 7 (after the limiter)."""
+    operation = state.operation
+    if operation is None or operation.query is None:
+        return
+    try:
+        state.query = parse_query(operation.query)
+    except RequestInvalid as exc:
+        state.query_failure = exc
 
 
 def _request_id() -> str:

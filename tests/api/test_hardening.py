@@ -4,12 +4,18 @@ or outlive their creator, logout that ends its login, and refreshes that revoke 
 
 from __future__ import annotations
 
+import stat
 from typing import Any
 
+import pytest
 from flask import Flask
+from pydantic import ValidationError
 
+from app import create_app
+from core.settings import Settings
+from tests.api.test_auth import claims, forge
 from tests.api.test_query_counts import count_queries
-from tests.conftest import PASSWORD, Api, assert_problem
+from tests.conftest import PASSWORD, Api, assert_problem, make_settings
 from tests.console.conftest import TOKEN
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}
@@ -178,3 +184,54 @@ def test_a_refresh_that_revokes_nothing_keeps_every_remembered_credential(api, c
     with count_queries(app) as revoked:
         assert client.get(path, headers=headers).status_code == 200
     assert len(revoked) >= 1
+
+
+PUBLISHED = "dev-only-insecure-secret-key-change-me"
+
+
+def test_the_published_example_secret_is_refused_in_every_profile():
+    for env in ("development", "test", "production"):
+        with pytest.raises(ValidationError, match="published example"):
+            Settings(env=env, auth={"secret_key": PUBLISHED})
+
+
+def test_with_no_secret_configured_one_is_generated_kept_private_and_reused(database_url, tmp_path, make_app):
+    make_app()  # a clean database
+    secret_file = tmp_path / "var" / "secret_key"
+    settings = make_settings(database_url, auth={"secret_key": "", "secret_key_file": str(secret_file)})
+    first = create_app(settings)
+    try:
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+        generated = first.extensions["inkwell"].settings.auth.secret_key
+        assert len(generated) >= 32 and generated != PUBLISHED
+        api = Api(first.test_client(), first)
+        headers = api.user("alice")
+        # A token signed with the published example names user 1 and is refused.
+        forged = forge(first, claims(first, 1), key=PUBLISHED)
+        assert_problem(first.test_client().get(ME, headers={"Authorization": f"Bearer {forged}"}), 401)
+        # The next start (a restart, another worker) reads the same secret: the session lives on.
+        second = create_app(settings)
+        try:
+            assert second.extensions["inkwell"].settings.auth.secret_key == generated
+            assert second.test_client().get(ME, headers=headers).status_code == 200
+        finally:
+            second.extensions["inkwell"].db.dispose()
+    finally:
+        first.extensions["inkwell"].db.dispose()
+
+
+def test_a_parameter_given_twice_is_a_422_and_never_shares_a_cache_entry(api, client):
+    headers = api.user("alice")
+    api.post(headers, status="published")
+    api.post(headers, status="draft")
+    for query in ("per_page=7&per_page=8", "status=published&status=draft", "status=draft&status=published"):
+        body = assert_problem(client.get(f"/api/v1/posts?{query}", headers=headers), 422)
+        assert body["errors"][0]["loc"] == ["query", query.split("=")[0]]
+        assert body["errors"][0]["type"] == "repeated"
+    # The same list spelt two ways is one cache entry, with the same Link.
+    first = client.get("/api/v1/posts?per_page=1&sort=-created_at&page=1")
+    assert first.headers["X-Cache"] == "MISS"
+    second = client.get("/api/v1/posts?page=01&per_page=001")
+    assert second.headers["X-Cache"] == "HIT"
+    assert second.headers["Link"] == first.headers["Link"]
+    assert second.get_data() == first.get_data()
