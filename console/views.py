@@ -131,7 +131,13 @@ def signup() -> Any:
 def _next_url() -> str:
     """Where to go after logging in: a console page only (never another site)."""
     target = request.args.get("next", "")
-    if target.startswith(f"{PREFIX}/") and not target.startswith("//") and "\\" not in target:
+    if (
+        target.startswith(f"{PREFIX}/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()  # no CR, LF or other control character reaches a header
+        and target.isascii()
+    ):
         return target
     return url_for("console.keys")
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from schemas.common import Body, Id, Out, Page, PageQuery
+from schemas.common import Body, Id, Out, Page, PageQuery, UTCTime
 
 Scope = Literal["read", "posts:write", "comments:write", "items:write", "keys:write"]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=512)]
@@ -36,7 +36,7 @@ class ApiKeyCreate(Body):
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
     # RFC 3339 with an offset: a time without one is ambiguous (422, never compared naively).
     expires_at: Annotated[
-        AwareDatetime | None,
+        UTCTime | None,
         Field(
             description="When an API key creates the key: never later than that key's expiry, "
             "and left out, the new key expires with it."

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 # Ids are INTEGER columns: a larger number can name nothing (and PostgreSQL rejects it as a bind).
 MAX_ID = 2_147_483_647
@@ -12,6 +13,17 @@ MAX_ID = 2_147_483_647
 # Shapes of what responses carry, so the document states lengths and ranges (outputs too).
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Count = Annotated[int, Field(ge=0)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("this time is outside the years 1-9999 once converted to UTC") from None
+
+
+# An RFC 3339 time with an offset (a naive one is ambiguous), held in UTC.
+UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def reject_nul(value: object) -> object:

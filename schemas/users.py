@@ -3,12 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, EmailStr, StringConstraints
+from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
 from schemas.common import Body, Id, Out, Page, PageQuery, document_no_nul, omittable
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Password = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=128),
+    Field(
+        description="8-128 characters; a common password, one of only spaces, or the username or "
+        "email is refused (422)."
+    ),
+]
 Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(str.lower)]
 Bio = Annotated[str, StringConstraints(max_length=2000)]
 

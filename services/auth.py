@@ -38,6 +38,7 @@ class IssuedPair:
 
 def register(*, uow: UnitOfWork, data: UserRegister) -> User:
     """Create a user; username and email are unique ignoring case."""
+    passwords.refuse_weak(data.password, username=data.username, email=data.email)
     # Hash before touching the database: on SQLite the write transaction holds the one write
     # lock, and argon2 is deliberately slow.
     password_hash = passwords.hash_password(data.password)

@@ -6,12 +6,35 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from services.errors import Invalid
 
 _hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+@cache
+def _common() -> frozenset[str]:
+    # zxcvbn's list of the 30,000 most common passwords (NIST SP 800-63B 3.1.1.2 asks for a blocklist).
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def refuse_weak(password: str, *, username: str, email: str) -> None:
+    """422 for a password an attacker tries first: common, blank, or the account's own name."""
+    lowered = password.strip().lower()
+    if not lowered:
+        reason = "a password cannot be only spaces"
+    elif lowered in _common():
+        reason = "this password is one of the most common ones; choose one that is harder to guess"
+    elif lowered in (username.lower(), email.lower(), email.split("@", 1)[0].lower()):
+        reason = "a password cannot be your username or email address"
+    else:
+        return
+    raise Invalid(reason, loc=("body", "password"))
 
 
 def verify_password(stored_hash: str, password: str) -> bool:

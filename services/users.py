@@ -78,6 +78,7 @@ def update_me(
             raise Invalid("a new password needs current_password", loc=("body", "current_password"))
         if not passwords.verify_password(user.password_hash, data.current_password):
             raise Forbidden("current_password is wrong")
+        passwords.refuse_weak(data.password, username=user.username, email=data.email or user.email)
         user.password_hash = passwords.hash_password(data.password)
         revoke_other_families(uow=uow, tokens=tokens, user_id=user.id, keep_family=actor.family_id)
     if data.email is not None and data.email != user.email:

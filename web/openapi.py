@@ -53,6 +53,14 @@ HEADERS: dict[str, dict[str, Any]] = {
         "(secrets, 429, ops), or `public, max-age=...` (docs assets).",
         "schema": STRING,
     },
+    "Content-Security-Policy": {
+        "description": "On the docs page: this origin only (its one inline script by hash), never framed.",
+        "schema": STRING,
+    },
+    "X-Frame-Options": {
+        "description": "On the docs page: always `DENY`.",
+        "schema": {"type": "string", "enum": ["DENY"]},
+    },
     "ETag": {"description": "Strong validator; send it back in If-None-Match / If-Match.", "schema": STRING},
     "Location": {"description": "URL of the created resource.", "required": True, "schema": STRING},
     "Link": {"description": "RFC 8288 first/prev/next/last page links.", "schema": STRING},
@@ -270,6 +278,8 @@ def _headers(op: Operation, status: int) -> dict[str, Any]:
         names.append("Link")
     if status == 201:
         names.append("Location")
+    if status == 200 and op.media == "text/html":
+        names += ["Content-Security-Policy", "X-Frame-Options"]
     if op.idempotent and 200 <= status < 300:
         names.append("Idempotent-Replayed")
     if status in (429, 503):

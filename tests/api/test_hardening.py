@@ -16,7 +16,7 @@ from core.settings import Settings
 from tests.api.test_auth import claims, forge
 from tests.api.test_query_counts import count_queries
 from tests.conftest import PASSWORD, Api, assert_problem, make_settings
-from tests.console.conftest import TOKEN
+from tests.console.conftest import TOKEN, Console
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}
 OWNER = {"REMOTE_ADDR": "198.51.100.7"}
@@ -235,3 +235,60 @@ def test_a_parameter_given_twice_is_a_422_and_never_shares_a_cache_entry(api, cl
     assert second.headers["X-Cache"] == "HIT"
     assert second.headers["Link"] == first.headers["Link"]
     assert second.get_data() == first.get_data()
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        ("password", "most common"),
+        ("12345678", "most common"),
+        ("        ", "only spaces"),
+        ("alice-the-user", "username or email"),
+        ("alice-the-user@example.com", "username or email"),
+    ],
+)
+def test_trivially_weak_passwords_are_refused(api, client, password, says):
+    username = "alice-the-user"
+    body = {"username": username, "email": f"{username}@example.com", "password": password}
+    refused = assert_problem(client.post("/api/v1/auth/register", json=body), 422)
+    assert refused["errors"][0]["loc"] == ["body", "password"]
+    assert says in refused["errors"][0]["msg"]
+    headers = api.user("bob")
+    change = {"password": password.replace("alice-the-user", "bob"), "current_password": PASSWORD}
+    changed = assert_problem(client.patch(ME, json=change, headers=headers), 422)
+    assert changed["errors"][0]["loc"] == ["body", "password"]
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_an_expiry_out_of_range_in_utc_is_a_422(api, client, when):
+    headers = api.user("alice")
+    body = {"name": "k", "scopes": ["read"], "expires_at": when}
+    refused = assert_problem(client.post("/api/v1/api-keys", json=body, headers=headers), 422)
+    assert refused["errors"][0]["loc"] == ["body", "expires_at"]
+
+
+def test_the_docs_page_cannot_be_framed_and_loads_only_this_origin(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["X-Frame-Options"] == "DENY"
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["Content-Security-Policy"].split(";"))
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["default-src"] == "'none'"
+    assert "'unsafe-inline'" not in policy["script-src"]
+    for directive in ("script-src", "style-src", "img-src", "connect-src"):
+        assert "http" not in policy[directive], directive  # nothing from another site
+
+
+@pytest.mark.parametrize(
+    "target", ["/console/%0d%0aSet-Cookie:%20x=1", "/console/keys%00", "/console/\u00e9"]
+)
+def test_control_characters_in_next_fall_back_to_the_console_home(api, target):
+    api.register("alice")
+    console = Console(api.app)
+    token = console.token("/console/login")
+    sent = console.client.post(
+        f"/console/login?next={target}", data={"csrf_token": token, "username": "alice", "password": PASSWORD}
+    )
+    assert sent.status_code == 303
+    assert sent.headers["Location"] == "/console/keys"
+    assert "x=1" not in " ".join(sent.headers.getlist("Set-Cookie"))
