@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure(settings.log)
     container.extras["metrics"] = metrics.build()
     metrics.watch_pool(container.db.engine, container.extras["metrics"])
+    container.exposition = metrics.Exposition(
+        container.extras["metrics"], settings.metrics.min_interval_seconds
+    )
     breaker = Breaker()  # one per process: cache, limits and idempotency skip a failing Redis together
     # Each server thread's own connection for the hot path's two commands (EVALSHA, a miss's SET).
     direct = ThreadConnections(redis_client)

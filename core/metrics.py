@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,13 +125,30 @@ def build() -> Metrics:
     )
 
 
-def exposition(container: Any) -> tuple[bytes, str]:
-    metrics: Metrics = container.extras["metrics"]
-    if multiprocess_dir():
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+class Exposition:
+    """The text a scrape gets, rendered at most once per `min_interval` seconds in this process:
+    rendering reads every worker's files, so a burst of scrapes must not cost a burst of renders.
+    One lock: concurrent scrapes wait for one render instead of each doing their own."""
+
+    def __init__(self, metrics: Metrics, min_interval: float) -> None:
+        self.metrics = metrics
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._rendered: tuple[float, bytes] | None = None
+
+    def render(self) -> tuple[bytes, str]:
+        with self._lock:
+            now = time.monotonic()
+            if self._rendered is None or now - self._rendered[0] >= self.min_interval:
+                self._rendered = (now, self._generate())
+            return self._rendered[1], CONTENT_TYPE_LATEST
+
+    def _generate(self) -> bytes:
+        if multiprocess_dir():
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.metrics.registry)
 
 
 COUNTED = "inkwell_counted"  # in a pooled connection's info while the gauge counts it

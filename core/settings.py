@@ -96,6 +96,15 @@ class ApiKeySettings(BaseModel):
     max_per_user: int = Field(20, ge=0, le=10_000)
 
 
+class MetricsSettings(BaseModel):
+    # Empty: /metrics is open outside production and not served in it. Set: a scrape must send
+    # `Authorization: Bearer <token>`, in every profile.
+    token: str = ""
+    # A scrape within this long of the last one gets the same text (rendering reads every
+    # worker's files).
+    min_interval_seconds: float = Field(1.0, ge=0, le=60)
+
+
 class CorsSettings(BaseModel):
     origins: list[str] = Field(default_factory=list)
 
@@ -155,6 +164,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

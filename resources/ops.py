@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import mimetypes
 from pathlib import Path
 
 import flask_swagger_ui
 import orjson
-from flask import Response, current_app, send_from_directory
+from flask import Response, current_app, request, send_from_directory
 from flask_restful import Resource
 
-from core import metrics, migrations, redis
+from core import migrations, redis
+from core.settings import Settings
 from schemas.common import Health, Readiness
+from services.errors import NotFound, Unauthorized
 from web import openapi
 from web.context import container
 from web.contract import Access, json_response, operation
@@ -102,14 +105,31 @@ class Readyz(Resource):
 
 
 class Metrics(Resource):
-    @operation(media="text/plain", **OPS)
+    @operation(media="text/plain", errors=(401, 404), **OPS)
     def get(self) -> Response:
         """Prometheus metrics.
 
-        Text exposition, summed over every worker process.
+        Text exposition, summed over every worker process, rendered at most once a second. With
+        `metrics.token` configured a scrape sends `Authorization: Bearer <token>` (else 401); in
+        production without one, /metrics is not served (404).
         """
-        body, content_type = metrics.exposition(container())
+        app = container()
+        _check_scrape(app.settings, request.headers.get("Authorization"))
+        assert app.exposition is not None
+        body, content_type = app.exposition.render()
         return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+
+def _check_scrape(settings: Settings, authorization: str | None) -> None:
+    """Whether this scrape may read /metrics (metrics.token; production needs one)."""
+    token = settings.metrics.token
+    if not token:
+        if settings.env == "production":
+            raise NotFound("metrics are served in production only with metrics.token configured")
+        return
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("/metrics needs Authorization: Bearer <metrics.token>")
 
 
 class OpenApiDoc(Resource):

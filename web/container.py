@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.db import Database
+from core.metrics import Exposition
 from core.settings import Settings
 from services.tokens import AccessTokens
 
@@ -16,6 +17,7 @@ class Container:
     db: Database
     tokens: AccessTokens
     redis: Any = None
+    exposition: Exposition | None = None  # what /metrics serves
     extras: dict[str, Any] = field(default_factory=dict)
     # Set by the server while this worker drains before exiting: /readyz answers 503.
     draining: bool = False

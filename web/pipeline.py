@@ -121,7 +121,10 @@ class Pipeline:
         _read_query(state)  # step 7's query half, early: the cache keys on the parsed query
         self.cache.plan(state)  # names the cache keys the limiter's round trip reads as well
         self.limits.check(state)  # 3 (its round trip also reads the auth version)
+        remembered = state.actor
         access.confirm(state, self.credentials, self.cache)  # 2, finished: nothing revoked since
+        if state.actor is not remembered:
+            self.cache.plan(state)  # the keys were named for who the caller was (a demoted admin)
         if state.auth_failure is not None:
             raise state.auth_failure
         access.authorize(state)  # 4

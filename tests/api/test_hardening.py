@@ -292,3 +292,46 @@ def test_control_characters_in_next_fall_back_to_the_console_home(api, target):
     assert sent.status_code == 303
     assert sent.headers["Location"] == "/console/keys"
     assert "x=1" not in " ".join(sent.headers.getlist("Set-Cookie"))
+
+
+def test_a_demoted_admin_is_never_served_the_admin_view_from_the_cache(api, client):
+    author = api.user("author")
+    draft = api.post(author, title="Someone's draft", status="draft")
+    alice = api.register("alice")
+    api.promote(alice["id"])
+    alice_headers = {"Authorization": f"Bearer {api.login('alice')['access_token']}"}
+    other_admin = api.user("root", admin=True)
+    seen = client.get("/api/v1/posts", headers=alice_headers)
+    assert [p["id"] for p in seen.get_json()["items"]] == [draft["id"]]  # admins see every draft
+    assert client.get(f"/api/v1/posts/{draft['id']}", headers=alice_headers).status_code == 200
+    demoted = client.patch(f"/api/v1/users/{alice['id']}", json={"role": "user"}, headers=other_admin)
+    assert demoted.status_code == 200
+    after = client.get("/api/v1/posts", headers=alice_headers)
+    assert after.status_code == 200
+    assert after.get_json()["items"] == []
+    assert_problem(client.get(f"/api/v1/posts/{draft['id']}", headers=alice_headers), 404)
+
+
+def test_metrics_need_the_token_when_one_is_set_and_a_burst_of_scrapes_renders_once(make_app):
+    app = make_app(metrics={"token": "scrape-token-0123456789", "min_interval_seconds": 60})
+    client = app.test_client()
+    assert_problem(client.get("/metrics"), 401)
+    assert_problem(client.get("/metrics", headers={"Authorization": "Bearer wrong"}), 401)
+    scrape = {"Authorization": "Bearer scrape-token-0123456789"}
+    first = client.get("/metrics", headers=scrape)
+    assert first.status_code == 200 and b"inkwell_http_requests_total" in first.get_data()
+    for _ in range(5):
+        client.get("/api/v1/items")
+    # Within the interval a scrape is the text already rendered, whatever happened since.
+    assert client.get("/metrics", headers=scrape).get_data() == first.get_data()
+
+
+def test_production_serves_metrics_only_with_a_token(make_app, database_url):
+    make_app()  # a clean database
+    settings = make_settings(database_url)
+    production = Settings(**{**settings.model_dump(by_alias=True), "env": "production"})
+    app = create_app(production)
+    try:
+        assert_problem(app.test_client().get("/metrics"), 404)
+    finally:
+        app.extensions["inkwell"].db.dispose()
