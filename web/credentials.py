@@ -42,6 +42,8 @@ class Remembered:
 
 
 class CredentialCache:
+    # Shared by the server's threads: every access is one dict operation (atomic under the GIL),
+    # and none assumes an entry another thread may have removed meanwhile.
     def __init__(self, leeway_seconds: int) -> None:
         self.leeway = leeway_seconds
         self._entries: dict[bytes, Remembered] = {}
@@ -54,7 +56,7 @@ class CredentialCache:
     def get(self, fingerprint: bytes) -> Remembered | None:
         entry = self._entries.get(fingerprint)
         if entry is not None and entry.expires_at is not None and time.time() >= entry.expires_at:
-            del self._entries[fingerprint]
+            self._entries.pop(fingerprint, None)  # another thread may have removed it already
             return None
         return entry
 
