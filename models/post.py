@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, String, Text, func, select, text
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from models.base import NEVER_REUSE_IDS, Base, Timestamped, UTCDateTime, utcnow
@@ -16,7 +16,9 @@ class Post(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     title: Mapped[str] = mapped_column(String(200), nullable=False)
-    slug: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    # Unique among published posts and among one author's posts: a draft claims its slug from no
+    # one else, so nobody learns another user's draft slug from a 409 or a "-2".
+    slug: Mapped[str] = mapped_column(String(200), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -37,6 +39,14 @@ class Post(Timestamped, Base):
         Index("ix_posts_status_title", "status", "title", "id"),
         Index("ix_posts_author_id_created_at", "author_id", "created_at", "id"),
         Index("ix_posts_created_at", "created_at", "id"),
+        Index(
+            "uq_posts_published_slug",
+            "slug",
+            unique=True,
+            sqlite_where=text("status = 'published'"),
+            postgresql_where=text("status = 'published'"),
+        ),
+        Index("uq_posts_author_slug", "author_id", "slug", unique=True),
         NEVER_REUSE_IDS,
     )
 

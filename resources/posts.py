@@ -45,7 +45,8 @@ class PostList(Resource):
     def post(self, body: PostCreate) -> Response:
         """Write a post.
 
-        A draft by default; the slug comes from the title unless given (409 if taken).
+        A draft by default; the slug comes from the title unless given (409 if one of your posts or
+        a published post has it; other people's drafts do not count).
         """
         post = posts.create(uow=uow(), actor=current_actor(), data=body)
         return created(PostOut.model_validate(post), url_for("post", post_id=post.id))
@@ -72,7 +73,8 @@ class PostDetail(Resource):
     def put(self, post_id: int, body: PostReplace) -> Response:
         """Replace a post.
 
-        Title, content and status; the slug stays unless given. Author or admin.
+        Title, content and status; the slug stays unless given. Author or admin. Publishing a
+        draft whose slug a published post has is a 409: send a new slug with the status.
         """
         post = posts.replace(
             uow=uow(),
@@ -94,7 +96,8 @@ class PostDetail(Resource):
     def patch(self, post_id: int, body: PostUpdate) -> Response:
         """Update a post.
 
-        Any of title, content, status and slug. Author or admin.
+        Any of title, content, status and slug. Author or admin. Publishing a draft whose slug a
+        published post has is a 409: send a new slug with the status.
         """
         post = posts.update(
             uow=uow(),

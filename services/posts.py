@@ -140,7 +140,7 @@ def create(*, uow: UnitOfWork, actor: Actor | None, data: PostCreate) -> Post:
     actor = require(actor, "posts:write")
     post = Post(author_id=actor.user_id, title=data.title, content=data.content, slug="")
     post.set_status(data.status)
-    _save_with_slug(uow, post, given=data.slug)
+    _save_with_slug(uow, post, actor, given=data.slug)
     uow.commit()
     uow.session.refresh(post)
     return post
@@ -195,11 +195,18 @@ def _change(
     for field in ("title", "content"):
         if field in changes:
             setattr(post, field, changes[field])
+    publishing = changes.get("status") == "published" and post.status != "published"
+    new_slug = changes.get("slug")
+    # The slug first: a draft published under a new slug must not be flushed under its old one.
+    if new_slug and new_slug != post.slug:
+        _save_with_slug(uow, post, actor, given=new_slug)
+    elif publishing and uow.session.scalar(
+        select(exists().where(Post.slug == post.slug, Post.id != post.id, Post.status == "published"))
+    ):
+        # A draft's slug was its own; published, it must be unique among published posts.
+        raise Conflict("a published post already has this slug; give the post another one")
     if "status" in changes:
         post.set_status(changes["status"])
-    new_slug = changes.get("slug")
-    if new_slug and new_slug != post.slug:
-        _save_with_slug(uow, post, given=new_slug)
     uow.commit()
     uow.session.refresh(post)
     return post
@@ -222,14 +229,30 @@ def _get_own(*, uow: UnitOfWork, actor: Actor | None, post_id: int, lock: bool =
     return post
 
 
-def _save_with_slug(uow: UnitOfWork, post: Post, *, given: str | None) -> None:
-    """Flush `post` with a unique slug; a generated one gets -2, -3, ... and retries on a race."""
+def _slug_taken(uow: UnitOfWork, post: Post, slug: str, actor: Actor | None) -> bool:
+    """Whether a post the caller can see holds `slug` (someone else's draft does not count:
+    drafts claim slugs only among their author's posts)."""
+    clash = select(exists().where(Post.slug == slug, Post.id != post.id, _claims_from(post, actor)))
+    return bool(uow.session.scalar(clash))
+
+
+def _claims_from(post: Post, actor: Actor | None) -> ColumnElement[bool]:
+    """The posts whose slugs `post` must not share: published ones, the author's own, and for
+    an admin (who sees every draft) any post."""
+    if actor is not None and actor.is_admin:
+        return true()
+    return or_(Post.status == "published", Post.author_id == post.author_id)
+
+
+def _save_with_slug(uow: UnitOfWork, post: Post, actor: Actor | None, *, given: str | None) -> None:
+    """Flush `post` with a slug no post the caller can see holds; a generated one gets -2, -3, ...
+    and retries on a race."""
     session = uow.session
     if inspect(post).persistent:
         # Flush the other changes first: a failed savepoint below expires what it flushed.
         session.flush()
     if given:
-        if session.scalar(select(exists().where(Post.slug == given, Post.id != post.id))):
+        if _slug_taken(uow, post, given, actor):
             raise Conflict("slug is already taken")
         post.slug = given
         try:
@@ -240,7 +263,7 @@ def _save_with_slug(uow: UnitOfWork, post: Post, *, given: str | None) -> None:
         return
     base = slugify(post.title)
     for _ in range(SLUG_ATTEMPTS):
-        post.slug = _next_free_slug(uow, base)
+        post.slug = _next_free_slug(uow, base, _claims_from(post, actor))
         try:
             # A savepoint, so losing a race to a concurrent insert costs one retry, not the request.
             with session.begin_nested():
@@ -251,12 +274,9 @@ def _save_with_slug(uow: UnitOfWork, post: Post, *, given: str | None) -> None:
     raise Conflict("could not find a free slug; give one explicitly")
 
 
-def _next_free_slug(uow: UnitOfWork, base: str) -> str:
-    taken = set(
-        uow.session.scalars(
-            select(Post.slug).where(or_(Post.slug == base, Post.slug.startswith(f"{base}-", autoescape=True)))
-        )
-    )
+def _next_free_slug(uow: UnitOfWork, base: str, claims: ColumnElement[bool]) -> str:
+    similar = or_(Post.slug == base, Post.slug.startswith(f"{base}-", autoescape=True))
+    taken = set(uow.session.scalars(select(Post.slug).where(similar, claims)))
     if base not in taken:
         return base
     n = 2

@@ -335,3 +335,32 @@ def test_production_serves_metrics_only_with_a_token(make_app, database_url):
         assert_problem(app.test_client().get("/metrics"), 404)
     finally:
         app.extensions["inkwell"].db.dispose()
+
+
+def test_a_draft_slug_is_not_discoverable_by_someone_who_cannot_see_the_draft(api, client):
+    alice, bob, carol = api.user("alice"), api.user("bob"), api.user("carol")
+    secret = api.post(alice, title="Secret plan", status="draft")
+    assert secret["slug"] == "secret-plan"
+    # Bob cannot see Alice's draft: its slug is neither a 409 nor a "-2" for him.
+    generated = api.post(bob, title="Secret plan", status="draft")
+    assert generated["slug"] == "secret-plan"
+    explicit = client.post(
+        "/api/v1/posts", json={"title": "t", "content": "c", "slug": "launch-date"}, headers=bob
+    )
+    assert explicit.status_code == 201
+    # Slugs the caller can see still conflict: their own, and published ones.
+    taken = {"title": "t", "content": "c", "slug": "secret-plan"}
+    assert_problem(client.post("/api/v1/posts", json=taken, headers=bob), 409)
+    published = client.patch(f"/api/v1/posts/{generated['id']}", json={"status": "published"}, headers=bob)
+    assert published.status_code == 200
+    assert_problem(client.post("/api/v1/posts", json=taken, headers=carol), 409)
+    assert api.post(carol, title="Secret plan")["slug"] == "secret-plan-2"
+    # Alice's draft now meets a published post with its slug: publishing it asks for another.
+    publish = {"status": "published"}
+    assert_problem(client.patch(f"/api/v1/posts/{secret['id']}", json=publish, headers=alice), 409)
+    renamed = client.patch(
+        f"/api/v1/posts/{secret['id']}",
+        json={"status": "published", "slug": "secret-plan-alice"},
+        headers=alice,
+    )
+    assert renamed.status_code == 200 and renamed.get_json()["slug"] == "secret-plan-alice"
