@@ -65,20 +65,21 @@ def create_app(settings: Settings | None = None) -> Flask:
         ERROR_404_HELP=False,
     )
     redis_client = make_redis(settings)
+    families = metrics.build()
     container = app.extensions["inkwell"] = Container(
-        settings=settings, db=Database(settings), tokens=AccessTokens(settings.auth), redis=redis_client
+        settings=settings,
+        db=Database(settings),
+        tokens=AccessTokens(settings.auth),
+        metrics=families,
+        exposition=metrics.Exposition(families, settings.metrics.min_interval_seconds),
+        redis=redis_client,
     )
     logs.configure(settings.log)
-    container.extras["metrics"] = metrics.build()
-    metrics.watch_pool(container.db.engine, container.extras["metrics"])
-    container.exposition = metrics.Exposition(
-        container.extras["metrics"], settings.metrics.min_interval_seconds
-    )
+    metrics.watch_pool(container.db.engine, families)
     breaker = Breaker()  # one per process: cache, limits and idempotency skip a failing Redis together
     # Each server thread's own connection for the hot path's two commands (EVALSHA, a miss's SET).
     direct = ThreadConnections(redis_client)
     cache = ResponseCache(app, settings, redis_client, breaker, direct)
-    container.extras["totals"] = cache.cached_total  # list totals, see UnitOfWork.count
     http.install(app)
     app.pipeline = pipeline.Pipeline(
         limits=RateLimits(settings, redis_client, breaker, cache.version_key(AUTH_NAMESPACE), direct),

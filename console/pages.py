@@ -109,7 +109,7 @@ def install(app: Flask, settings: Settings) -> ConsolePages:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
-        # The pipeline calls CSRFProtect.protect() itself (before_request hooks never run).
+        # The pipeline calls CSRFProtect.protect() itself, after the rate limit, not as a hook.
         WTF_CSRF_CHECK_DEFAULT=False,
     )
     app.session_interface = ConsoleSessions()

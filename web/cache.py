@@ -28,6 +28,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -36,7 +37,7 @@ from flask_caching import Cache
 
 from core.redis import Breaker, MasterWatch, ThreadConnections, server_of
 from core.settings import Settings
-from web.context import CacheState, RequestState, state
+from web.context import CacheState, RequestState
 from web.contract import CachePolicy, canonical_query, etag_of
 from web.credentials import AUTH_NAMESPACE
 
@@ -166,13 +167,13 @@ class ResponseCache:
         plan.fill = (names[0], version)
         if len(names) == 3:
             plan.total = (names[2], version, total[0])
+            state.totals = partial(self.cached_total, plan)
         return None
 
-    def cached_total(self, compute: Callable[[], int]) -> int:
+    def cached_total(self, plan: CacheState, compute: Callable[[], int]) -> int:
         """The list total for this request's filters: cached under the namespace version (exact:
         any write bumps the version), else counted and stored. The unit of work calls this."""
-        plan = state().cache
-        if plan is None or plan.total is None:
+        if plan.total is None:
             return compute()
         key, version, known = plan.total
         if isinstance(known, dict) and known.get("v") == version:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core.db import Database
-from core.metrics import Exposition
+from core.metrics import Exposition, Metrics
 from core.settings import Settings
 from services.tokens import AccessTokens
 
@@ -16,8 +16,9 @@ class Container:
     settings: Settings
     db: Database
     tokens: AccessTokens
+    metrics: Metrics
+    exposition: Exposition  # what /metrics serves
     redis: Any = None
-    exposition: Exposition | None = None  # what /metrics serves
-    extras: dict[str, Any] = field(default_factory=dict)
+    openapi: dict[str, Any] | None = None  # the OpenAPI document, built on first use
     # Set by the server while this worker drains before exiting: /readyz answers 503.
     draining: bool = False

@@ -10,7 +10,7 @@ from flask import current_app, g
 from pydantic import BaseModel
 
 from services.actor import Actor
-from services.uow import UnitOfWork
+from services.uow import TotalCache, UnitOfWork
 from web.container import Container
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class RequestState:
     auth_version: int | None = None  # the auth namespace's version, when the limiter read it
     auth_version_read: bool = False
     uow: UnitOfWork | None = None
+    totals: TotalCache | None = None  # the response cache's list total, handed to the unit of work
     rate: RateWindow | None = None
     cache: CacheState | None = None
     idempotency: Any = None  # the reservation to complete once the response is known
@@ -81,8 +82,7 @@ def uow() -> UnitOfWork:
     """The request's unit of work, opened on first use (cached reads never touch the database)."""
     current = g.inkwell
     if current.uow is None:
-        app = container()
         current.uow = UnitOfWork(
-            app.db.session(write=current.method not in SAFE_METHODS), totals=app.extras.get("totals")
+            container().db.session(write=current.method not in SAFE_METHODS), totals=current.totals
         )
     return current.uow

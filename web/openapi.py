@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from schemas.common import MAX_ID, Problem
+from web.container import Container
 from web.contract import Access, Operation
 from web.pipeline import operations
 
@@ -115,10 +116,10 @@ DESCRIPTIONS = {
 
 def document(app: Flask) -> dict[str, Any]:
     """The app's OpenAPI document, built once per app."""
-    extras = app.extensions["inkwell"].extras
-    if "openapi" not in extras:
-        extras["openapi"] = build(app)
-    return extras["openapi"]
+    held: Container = app.extensions["inkwell"]
+    if held.openapi is None:
+        held.openapi = build(app)
+    return held.openapi
 
 
 def build(app: Flask) -> dict[str, Any]:

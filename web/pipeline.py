@@ -14,8 +14,10 @@
     12  telemetry         metrics and the access log
 
 Any exception becomes a problem+json response in web/errors.py, and steps 10-12 still run on it.
-Flask's before_request hooks are not used: the order above is the only order. Steps share one
-RequestState (web/context.py), never loose `g` keys.
+Flask keeps its contract around the steps: `request_started` is sent first, and the app's and
+blueprints' before_request hooks (tracing, Sentry) run right after step 1; one that returns a
+response answers the request, and steps 10-12 still run. after_request and teardown hooks run
+as Flask runs them. Steps share one RequestState (web/context.py), never loose `g` keys.
 
 Server-rendered pages (the console, /console) take one branch: request id, their cookie session
 as step 2, the same rate limiter (the console's login obeys the API's login limits), their CSRF
@@ -33,7 +35,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 import flask_restful
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, request_started
 
 from services import auth
 from services.uow import UnitOfWork
@@ -48,20 +50,6 @@ from web.limits import RateLimits, rate_headers
 
 log = logging.getLogger("inkwell.pipeline")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-STEPS = (
-    "request id",
-    "authenticate",
-    "rate limit",
-    "authorize",
-    "response cache",
-    "idempotency",
-    "validate",
-    "resource method",
-    "render",
-    "conditional GET",
-    "headers",
-    "telemetry",
-)
 
 
 class Pages(Protocol):
@@ -107,7 +95,11 @@ class Pipeline:
         state.operation = self.operations.get((request.endpoint or "", state.method))
         pages = self.pages if self.pages is not None and self.pages.owns() else None
         try:
-            response = self._run(state) if pages is None else self._run_page(state, pages)
+            early = current_app.preprocess_request()  # Flask's before_request hooks
+            if early is not None:
+                response = current_app.make_response(early)
+            else:
+                response = self._run(state) if pages is None else self._run_page(state, pages)
         except Exception as exc:
             response = to_problem(exc) if pages is None else pages.error_page(exc)
         self._finish(state, response)
@@ -210,6 +202,7 @@ class InkwellFlask(Flask):
 
     def full_dispatch_request(self) -> Response:
         self._got_first_request = True
+        request_started.send(self, _async_wrapper=self.ensure_sync)
         return self.finalize_request(self.pipeline.handle())
 
 

@@ -7,7 +7,6 @@ import time
 
 from flask import Response, request
 
-from core import metrics
 from web.context import RequestState, container
 
 access = logging.getLogger("inkwell.access")
@@ -23,7 +22,7 @@ def record(state: RequestState, response: Response) -> None:
     req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not five
     route = req.url_rule.rule if req.url_rule is not None else "<unmatched>"
     status = response.status_code
-    m: metrics.Metrics = container().extras["metrics"]
+    m = container().metrics
     m.observe_request(method, route, status, elapsed)
     if state.cache is not None and state.cache.result is not None:
         m.observe_cache(state.cache.result)

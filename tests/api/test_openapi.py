@@ -93,9 +93,9 @@ def test_ops_endpoints_are_never_rate_limited_and_document_no_429(app: Flask, cl
 
 def test_document_is_cached_per_app(app: Flask, client: FlaskClient) -> None:
     _doc(client)
-    first = app.extensions["inkwell"].extras["openapi"]
+    first = app.extensions["inkwell"].openapi
     _doc(client)
-    assert app.extensions["inkwell"].extras["openapi"] is first
+    assert app.extensions["inkwell"].openapi is first
 
 
 def test_docs_page_is_served_locally(client: FlaskClient) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, request, request_started
+from werkzeug.exceptions import ServiceUnavailable
 
 from tests.conftest import Api, assert_problem
 from web import pipeline
@@ -24,21 +25,51 @@ def login(api: Api, body: Any, addr: str = "10.0.0.1", **kwargs: Any) -> Any:
     return api.client.post("/api/v1/auth/login", environ_base={"REMOTE_ADDR": addr}, **kwargs, json=body)
 
 
-def test_the_steps_run_in_the_declared_order() -> None:
-    assert pipeline.STEPS == (
-        "request id",
-        "authenticate",
-        "rate limit",
-        "authorize",
-        "response cache",
-        "idempotency",
-        "validate",
-        "resource method",
-        "render",
-        "conditional GET",
-        "headers",
-        "telemetry",
-    )
+def test_flask_hooks_and_signals_run_around_the_steps(make_app) -> None:
+    app = make_app()
+    seen: list[tuple[str, Any]] = []
+    app.before_request(lambda: seen.append(("before_request", g.inkwell.request_id)))
+    app.after_request(lambda response: seen.append(("after_request", response.status_code)) or response)
+    app.teardown_request(lambda exc: seen.append(("teardown", exc)))
+
+    def started(sender: Flask, **extra: Any) -> None:
+        seen.append(("request_started", sender is app))
+
+    with request_started.connected_to(started, app):
+        response = app.test_client().get("/api/v1/items", headers={"X-Request-ID": "abc"})
+    assert response.status_code == 200
+    assert seen == [
+        ("request_started", True),
+        ("before_request", "abc"),
+        ("after_request", 200),
+        ("teardown", None),
+    ]
+
+
+def test_a_before_request_hook_that_refuses_gets_a_problem_and_the_common_headers(make_app) -> None:
+    app = make_app()
+
+    def maintenance() -> None:
+        raise ServiceUnavailable("down for maintenance")
+
+    app.before_request(maintenance)
+    response = app.test_client().get("/api/v1/items", headers={"X-Request-ID": "abc"})
+    assert_problem(response, 503)
+    assert response.get_json()["detail"] == "down for maintenance"
+    assert response.headers["X-Request-ID"] == "abc"
+    assert app.test_client().get("/console/login").status_code == 503
+
+
+def test_a_before_request_hook_that_returns_a_response_answers_the_request(make_app) -> None:
+    app = make_app()
+    views: list[str] = []
+    for name in ("healthz", "readyz"):
+        view = app.view_functions[name]
+        app.view_functions[name] = lambda view=view, name=name, **kw: views.append(name) or view(**kw)
+    app.before_request(lambda: {"status": "ok"} if request.path == "/healthz" else None)
+    assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+    assert app.test_client().get("/readyz").get_json()["status"] == "ok"
+    assert views == ["readyz"]  # the hook answered /healthz: its view never ran
 
 
 def test_rate_limit_runs_before_the_cache_and_after_authentication(make_app) -> None:
