@@ -116,7 +116,7 @@ def install(app: Flask, settings: Settings) -> ConsolePages:
     manager = console_session.login_manager
     manager.init_app(app)
     # Its remember-cookie hook reads the console's session only: run it after the console's
-    # requests, not after every API request (~6 us each on the hot path).
+    # requests, not after every API request.
     app.after_request_funcs[None].remove(manager._update_remember_cookie)
     app.after_request_funcs.setdefault(blueprint.name, []).append(manager._update_remember_cookie)
     csrf = CSRFProtect(app)

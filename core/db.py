@@ -60,14 +60,13 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        # Pages read from the OS cache through a map, no read() and copy each: a list miss at 100k
-        # posts ~10 % faster under the server (README, Performance).
+        # Pages read from the OS cache through a map, no read() and copy each (docs/performance.md).
         cursor.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
         cursor.close()
 
     # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in SQLite's
-    # busy handler in steps growing to 100 ms before it looks again: under 32 concurrent POSTs
-    # that made the p99 three to four times the median. This process's writers queue on a lock
+    # busy handler in growing steps before it looks again, which stretched the p99 of concurrent
+    # POSTs far past the median. This process's writers queue on a lock
     # instead and start the moment the previous one ends; the busy timeout still covers writers
     # of other processes, and bounds the wait here, so a lost release can never hang writes (a
     # writer that waited that long for the lock may then wait up to as long again for SQLite's).
@@ -83,8 +82,8 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int, mmap_bytes: int) -> None:
             conn.info[WRITER] = True
         statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         try:
-            # On the driver's connection: through exec_driver_sql, SQLAlchemy's execution
-            # context cost ~4 % of an uncached GET's instructions. Its errors are raised as
+            # On the driver's connection: exec_driver_sql would build SQLAlchemy's execution
+            # context for a statement that needs none. Its errors are raised as
             # SQLAlchemy's own (a lock not obtained in time: OperationalError, a 503).
             conn.connection.dbapi_connection.execute(statement)
         except sqlite3.Error as exc:

@@ -104,9 +104,9 @@ class ThreadConnections:
     """Commands sent straight on this server thread's own connection to a single server.
 
     The two commands of the hot path (the limiter's EVALSHA, the cache's SET of a miss) go
-    through it: redis-py's client spends ~45 us of CPU around each (pool checkout, retry
-    wrapper, option parsing, response callbacks); the command itself costs ~55 us, mostly its
-    two syscalls. What the client would do is kept: a dropped connection is reconnected and the
+    through it: redis-py's client spends about as much CPU around each (pool checkout, retry
+    wrapper, option parsing, response callbacks) as the command's own two syscalls take (figures
+    in docs/performance.md). What the client would do is kept: a dropped connection is reconnected and the
     command retried once (its Retry(NoBackoff(), 1), see make_redis). What is not: the pool's
     idle health check (a PING after 30 s idle); a stale socket fails the first send and the
     retry reconnects, and a half-open one costs one socket timeout before it does.

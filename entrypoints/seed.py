@@ -3,7 +3,7 @@
 Rows go in with Core `insert()` executemany in large batches, inside one transaction, ids
 assigned here (so foreign keys need no round trip). Same `--seed` → same rows (except the API
 key secrets, which are always fresh). Every seeded user's password is SEED_PASSWORD: hashing it
-once (argon2 costs ~30 ms a hash) is what keeps 10k users under a second.
+once (argon2 is slow on purpose) is what keeps seeding many users fast.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class Listing:
 
     Built per call, a Listing costs what building its statements costs. Kept and reused for one
     shape of query, with the filter values bound too, it skips SQLAlchemy's construction and
-    cache-key work: ~0.6 ms of a list page of posts (services/posts.py).
+    cache-key work, a large share of a list page (docs/performance.md).
     """
 
     count: Select[Any]
@@ -40,8 +40,8 @@ class Order:
         tiebreak = self.tiebreak if tiebreak is None else tiebreak
         first = first.desc() if self.descending else first.asc()
         # Only where NULLs can occur: PostgreSQL reads an index backwards as DESC NULLS FIRST, so
-        # `DESC NULLS LAST` on a NOT NULL column made it sort every row for each page (55-60 ms
-        # at offset 2,000 of 100k posts, against an index scan).
+        # `DESC NULLS LAST` on a NOT NULL column made it sort every row for each page instead of
+        # scanning the index.
         if getattr(self.column.expression, "nullable", True):  # an expression: assume it can
             first = first.nulls_last()
         return [first, tiebreak.desc() if self.descending else tiebreak.asc()]
@@ -70,15 +70,14 @@ def listing(
     else:
         count = select(reduce(operator.add, [c.scalar_subquery() for c in counts]))
     # Deferred join: the page's ids come from the index alone, then only those rows are loaded
-    # with their joins and counts. A plain OFFSET would load and join every row it skips
-    # (45-70 ms at offset 2,000 of 100k posts on SQLite, 0.3 ms this way).
+    # with their joins and counts. A plain OFFSET would load and join every row it skips.
     if len(branches) == 1:
         ids = branches[0].with_only_columns(entity.id, maintain_column_froms=True).order_by(*in_order.by())
     else:
         # An OR of the parts leaves the database no index that yields the rows in order: it
-        # sorted all 90k visible posts for every page of a signed-in reader (80-200 ms on
-        # SQLite). Each part reads its first offset + limit ids in order from its own index
-        # instead, and the page is cut from their merge.
+        # sorted every visible post for every page of a signed-in reader. Each part reads its
+        # first offset + limit ids in order from its own index instead, and the page is cut
+        # from their merge.
         members = []
         for branch in branches:
             columns = (entity.id, in_order.column.label("sort_key"))
@@ -105,8 +104,8 @@ def paginate(
     offset = (page - 1) * per_page
     bounds = {**params, "limit": per_page, "offset": offset, "reach": offset + per_page}
     if query.plain:
-        # Through the session's connection: plain rows skip the ORM's execution layer as well
-        # (~280 us of a page of posts). Nothing is flushed first; a list page reads in its own
+        # Through the session's connection: plain rows skip the ORM's execution layer as well.
+        # Nothing is flushed first; a list page reads in its own
         # unit of work.
         result = uow.session.connection().execute(query.page, bounds)
         names = result.keys()

@@ -47,12 +47,11 @@ class UnitOfWork:
 
         Session.close() rolls the transaction back once, on the connection, and hands it back to
         the pool, which then skips its own reset; a rollback() first would restore the session's
-        snapshot and roll back a second time when the pool takes the connection (6 % of an
-        uncached GET's instructions). If the ROLLBACK fails on a dead connection, SQLAlchemy has
-        invalidated it and handed it back already (the server dropped that transaction); on any
-        other error the session has let go of the connection without handing it back, so it is
-        invalidated here (remembered when its transaction began), which returns it to the pool to
-        be replaced.
+        snapshot and roll back a second time when the pool takes the connection. If the ROLLBACK
+        fails on a dead connection, SQLAlchemy has invalidated it and handed it back already (the
+        server dropped that transaction); on any other error the session has let go of the
+        connection without handing it back, so it is invalidated here (remembered when its
+        transaction began), which returns it to the pool to be replaced.
         """
         connection = self.session.info.pop(CONNECTION, None)
         try:

@@ -6,11 +6,10 @@ place. What each operation adds to the caller's budget is declared on it
 
 Flask-Limiter is the limiter of the embedded defaults (no Redis) and the per-process fallback
 while Redis fails: its fixed-window strategy on its memory storage, called through the
-strategy's own `hit` / `get_window_stats` from check(). Its per-request hook is never run (the
-pipeline runs no before_request hooks): that evaluation cost ~100 us a request, and would count
-at a place set by hook order, not by the pipeline. With Redis, one script on the shared client
-counts instead (below), because it also reads the cache's keys in the same round trip and runs
-on Sentinel and Cluster through the client the cache uses.
+strategy's own `hit` / `get_window_stats` from check(). Its per-request evaluation is not
+installed on the app: it would count at a place set by hook order, not at step 3. With Redis,
+one script on the shared client counts instead (below), because it also reads the cache's keys
+in the same round trip and runs on Sentinel and Cluster through the client the cache uses.
 
 Strategy: fixed window. One atomic Lua call on the shared Redis client (INCRBY, and PEXPIRE when
 the window is new) both admits and counts, so N allowed means exactly N admitted under any
@@ -108,7 +107,7 @@ class MemoryWindow:
     def __init__(self) -> None:
         limiter = Limiter(lambda: "", storage_uri="memory://", strategy="fixed-window", headers_enabled=False)
         # Initialised on a Flask object of its own: on the app, its after_request and teardown
-        # hooks would run on every request (~35 us) for an evaluation the pipeline replaces.
+        # hooks would run on every request for an evaluation the pipeline replaces.
         limiter.init_app(Flask("inkwell-limits"))
         self.strategy: RateLimiter = limiter.limiter
 
