@@ -1,6 +1,6 @@
 """Prometheus metrics, correct under `serve --workers N` (prometheus-client multiprocess mode).
 
-core/server.py sets PROMETHEUS_MULTIPROC_DIR before forking; each worker then writes its values
+entrypoints/server.py sets PROMETHEUS_MULTIPROC_DIR before forking; each worker then writes its values
 to files there and /metrics sums every worker's files. Without it (one process, tests) the
 metrics live in a per-app registry.
 """
@@ -102,7 +102,7 @@ def build() -> Metrics:
         ),
         latency=Histogram(
             "inkwell_http_request_duration_seconds",
-            "Time from the first hook to the response, by method and route template.",
+            "Time from the request id (pipeline step 1) to the response, by method and route template.",
             ["method", "route"],
             buckets=BUCKETS,
             registry=registry,

@@ -1,4 +1,4 @@
-"""Pipeline step 5: Idempotency-Key on the POSTs that declare it. The first response is kept 24 h
+"""Pipeline step 6: Idempotency-Key on the POSTs that declare it. The first response is kept 24 h
 and replayed, never re-run. Login and refresh take no part: a token pair is never replayed.
 
 Policy: only 2xx responses are stored. Any other outcome changed nothing (one transaction per
