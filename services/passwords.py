@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from services.errors import Invalid
 
@@ -17,10 +17,21 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-@cache
-def _common() -> frozenset[str]:
-    # zxcvbn's list of the 30,000 most common passwords (NIST SP 800-63B 3.1.1.2 asks for a blocklist).
-    return frozenset(FREQUENCY_LISTS["passwords"])
+def _load_common() -> frozenset[str]:
+    """zxcvbn's 30,000 most common passwords (NIST SP 800-63B 3.1.1.2 asks for a blocklist).
+
+    Only this list is kept: zxcvbn's modules also hold its word lists and ranked dictionaries,
+    which, left in memory, slowed every request (docs/performance.md); nothing else uses them.
+    """
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    common = frozenset(FREQUENCY_LISTS["passwords"])
+    for name in [m for m in sys.modules if m == "zxcvbn" or m.startswith("zxcvbn.")]:
+        del sys.modules[name]
+    return common
+
+
+_COMMON = _load_common()
 
 
 def refuse_weak(password: str, *, username: str, email: str) -> None:
@@ -28,7 +39,7 @@ def refuse_weak(password: str, *, username: str, email: str) -> None:
     lowered = password.strip().lower()
     if not lowered:
         reason = "a password cannot be only spaces"
-    elif lowered in _common():
+    elif lowered in _COMMON:
         reason = "this password is one of the most common ones; choose one that is harder to guess"
     elif lowered in (username.lower(), email.lower(), email.split("@", 1)[0].lower()):
         reason = "a password cannot be your username or email address"
