@@ -105,8 +105,7 @@ def paginate(
     bounds = {**params, "limit": per_page, "offset": offset, "reach": offset + per_page}
     if query.plain:
         # Through the session's connection: plain rows skip the ORM's execution layer as well.
-        # Nothing is flushed first; a list page reads in its own
-        # unit of work.
+        # Nothing is flushed first; a list page reads in its own unit of work.
         result = uow.session.connection().execute(query.page, bounds)
         names = result.keys()
         rows = [dict(zip(names, row, strict=True)) for row in result.all()]  # one fetchall

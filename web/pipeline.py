@@ -95,11 +95,7 @@ class Pipeline:
         state.operation = self.operations.get((request.endpoint or "", state.method))
         pages = self.pages if self.pages is not None and self.pages.owns() else None
         try:
-            early = current_app.preprocess_request()  # Flask's before_request hooks
-            if early is not None:
-                response = current_app.make_response(early)
-            else:
-                response = self._run(state) if pages is None else self._run_page(state, pages)
+            response = self._run(state) if pages is None else self._run_page(state, pages)
         except Exception as exc:
             response = to_problem(exc) if pages is None else pages.error_page(exc)
         self._finish(state, response)
@@ -109,6 +105,9 @@ class Pipeline:
         return response
 
     def _run(self, state: RequestState) -> Response:
+        answered = _flask_hooks()
+        if answered is not None:
+            return answered
         access.authenticate(state, self.credentials, self.cache)  # 2
         _read_query(state)  # step 7's query half, early: the cache keys on the parsed query
         self.cache.plan(state)  # names the cache keys the limiter's round trip reads as well
@@ -134,10 +133,13 @@ class Pipeline:
         return current_app.dispatch_request()  # 8, 9; routing errors (404, 405) raise here
 
     def _run_page(self, state: RequestState, pages: Pages) -> Response:
-        pages.authenticate(state)  # 2
-        self.limits.check(state, named=pages.named_limits())  # 3
-        pages.protect()
-        return pages.secure(current_app.make_response(current_app.dispatch_request()))  # 8, 9
+        answered = _flask_hooks()
+        if answered is None:
+            pages.authenticate(state)  # 2
+            self.limits.check(state, named=pages.named_limits())  # 3
+            pages.protect()
+            answered = current_app.make_response(current_app.dispatch_request())  # 8, 9
+        return pages.secure(answered)
 
     def _finish(self, state: RequestState, response: Response) -> None:
         """After the method: store or invalidate the cache, settle idempotency, end the transaction.
@@ -154,6 +156,15 @@ class Pipeline:
             self.idempotency.finish(state, response)
         except Exception as exc:
             log.error("idempotency step after the method failed: %s", exc.__class__.__name__)
+
+
+def _flask_hooks() -> Response | None:
+    """Flask's `request_started` signal and before_request hooks, right after step 1 (inside the
+    error mapping: a hook that raises gets a problem body); a hook's return value answers."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app, not the proxy
+    request_started.send(app, _async_wrapper=app.ensure_sync)
+    early = app.preprocess_request()
+    return None if early is None else app.make_response(early)
 
 
 def _read_query(state: RequestState) -> None:
@@ -202,7 +213,6 @@ class InkwellFlask(Flask):
 
     def full_dispatch_request(self) -> Response:
         self._got_first_request = True
-        request_started.send(self, _async_wrapper=self.ensure_sync)
         return self.finalize_request(self.pipeline.handle())
 
 

@@ -31,12 +31,9 @@ def upgrade() -> None:
             postgresql_where=PUBLISHED,
         )
         batch_op.create_index("uq_posts_author_slug", ["author_id", "slug"], unique=True)
-    with op.batch_alter_table("api_keys", recreate="auto" if _postgres() else "always", table_kwargs=KEEP):
-        pass
-
-
-def _postgres() -> bool:
-    return op.get_bind().dialect.name == "postgresql"
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table("api_keys", recreate="always", table_kwargs=KEEP):
+            pass
 
 
 def downgrade() -> None:

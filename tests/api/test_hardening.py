@@ -354,6 +354,9 @@ def test_a_draft_slug_is_not_discoverable_by_someone_who_cannot_see_the_draft(ap
     published = client.patch(f"/api/v1/posts/{generated['id']}", json={"status": "published"}, headers=bob)
     assert published.status_code == 200
     assert_problem(client.post("/api/v1/posts", json=taken, headers=carol), 409)
+    # An admin sees every draft, so every draft's slug is one they can see.
+    root = api.user("root", admin=True)
+    assert_problem(client.post("/api/v1/posts", json={**taken, "slug": "launch-date"}, headers=root), 409)
     assert api.post(carol, title="Secret plan")["slug"] == "secret-plan-2"
     # Alice's draft now meets a published post with its slug: publishing it asks for another.
     publish = {"status": "published"}

@@ -72,6 +72,15 @@ def test_a_before_request_hook_that_returns_a_response_answers_the_request(make_
     assert views == ["readyz"]  # the hook answered /healthz: its view never ran
 
 
+def test_a_console_page_a_hook_answers_keeps_the_consoles_headers(make_app) -> None:
+    app = make_app()
+    app.before_request(lambda: "paused" if request.path == "/console/login" else None)
+    page = app.test_client().get("/console/login")
+    assert page.get_data(as_text=True) == "paused"
+    assert "default-src" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Request-ID"]
+
+
 def test_rate_limit_runs_before_the_cache_and_after_authentication(make_app) -> None:
     api = limited(make_app, anonymous="2/minute", authenticated="100/minute", login="100/minute")
     headers = api.user("reader")  # register + login: the address's 2
