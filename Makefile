@@ -52,9 +52,10 @@ system-packages:
 		$(APT) update && $(APT) install -y chromium chromium-driver wrk pgbouncer; \
 	fi
 
-lint: install-dev
+lint: install-dev                  ## ruff (style, imports) and mypy (types) over the application packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff format .

@@ -18,13 +18,15 @@ from resources.items import ItemDetail, ItemList
 from resources.ops import Docs, DocsAsset, Healthz, Metrics, OpenApiDoc, Readyz
 from resources.posts import PostDetail, PostList
 from resources.users import Me, UserDetail, UserList
-from services.tokens import AccessTokens
+from services.config import Clock, ServiceConfig
 from web import http, pipeline
-from web.cache import ResponseCache
+from web.cache import ResponseCache, cache_store
 from web.container import Container
-from web.credentials import AUTH_NAMESPACE, CredentialCache
+from web.credentials import CredentialCache
 from web.idempotency import Idempotency
 from web.limits import RateLimits
+from web.roundtrip import RoundTrip
+from web.versions import Versions
 
 V1 = "/api/v1"
 
@@ -55,7 +57,7 @@ ROUTES: list[tuple[str, type, str]] = [
 ]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
     settings = with_secret_key(settings or Settings())
     app = pipeline.InkwellFlask(__name__, static_folder=None)  # no static files: every route is in ROUTES
     app.config.update(
@@ -69,7 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     container = app.extensions["inkwell"] = Container(
         settings=settings,
         db=Database(settings),
-        tokens=AccessTokens(settings.auth),
+        services=ServiceConfig.from_settings(settings, clock),
         metrics=families,
         exposition=metrics.Exposition(families, settings.metrics.min_interval_seconds),
         redis=redis_client,
@@ -79,12 +81,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     breaker = Breaker()  # one per process: cache, limits and idempotency skip a failing Redis together
     # Each server thread's own connection for the hot path's two commands (EVALSHA, a miss's SET).
     direct = ThreadConnections(redis_client)
-    cache = ResponseCache(app, settings, redis_client, breaker, direct)
+    backend = cache_store(app, settings, redis_client)
+    # In this process without Redis: only correct with one worker (web/versions.py).
+    single = redis_client is not None or settings.server.workers == 1
+    versions = Versions(backend, redis_client, breaker, f"{settings.redis.key_prefix}:cache:", enabled=single)
+    round_trip = RoundTrip(redis_client, breaker, direct) if redis_client is not None else None
     http.install(app)
     app.pipeline = pipeline.Pipeline(
-        limits=RateLimits(settings, redis_client, breaker, cache.version_key(AUTH_NAMESPACE), direct),
-        cache=cache,
-        credentials=CredentialCache(settings.auth.leeway_seconds),
+        limits=RateLimits(settings, redis_client, breaker, round_trip),
+        cache=ResponseCache(settings, backend, versions, breaker, direct),
+        versions=versions,
+        round_trip=round_trip,
+        credentials=CredentialCache(settings.auth.leeway_seconds, container.services.clock),
         idempotency=Idempotency(
             container.db, redis_client, settings.redis.key_prefix, breaker, settings.auth.secret_key
         ),

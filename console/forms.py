@@ -54,7 +54,8 @@ def fail(form: FlaskForm, exc: DomainError) -> None:
 def _errors_of(form: FlaskForm, name: str) -> list[str]:
     field = form._fields.get(name)
     if field is None or name == "csrf_token":
-        return form.form_errors
+        errors: list[str] = form.form_errors
+        return errors
     if not isinstance(field.errors, list):
         field.errors = list(field.errors)
     return field.errors

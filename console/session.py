@@ -14,7 +14,7 @@ from flask_login import LoginManager, UserMixin, login_user, logout_user
 from services import auth
 from services.actor import Actor
 from services.errors import Unauthorized
-from web.context import container, uow
+from web.context import uow
 
 login_manager = LoginManager()
 login_manager.login_view = "console.login"
@@ -51,6 +51,6 @@ def start(user_id: int, family_id: str) -> None:
 def end(actor: Actor) -> None:
     """Revoke the login family on the server, then clear the cookie."""
     assert actor.family_id is not None
-    auth.end_session(uow=uow(), tokens=container().tokens, user_id=actor.user_id, family_id=actor.family_id)
+    auth.end_session(uow=uow(), user_id=actor.user_id, family_id=actor.family_id)
     logout_user()
     session.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -32,7 +32,8 @@ from schemas.users import MeUpdate, UserAdminUpdate, UserQuery, UserRegister
 from services import api_keys, auth, items, posts, users
 from services.actor import Actor, scopes_of_role
 from services.errors import DomainError, Forbidden, NotFound
-from web.context import container, state, uow
+from web.context import state, uow
+from web.pipeline import InkwellFlask
 
 PREFIX = "/console"
 blueprint = Blueprint(
@@ -42,14 +43,15 @@ Q = TypeVar("Q", bound=BaseModel)
 
 
 def actor() -> Actor:
-    return current_user.actor
+    signed_in: Actor = current_user.actor
+    return signed_in
 
 
 def wrote(endpoint: str, method: str) -> None:
     """A service call committed: bump the cache namespaces the API's operation for the same
-    write declares (`auth` among them when it can take a credential's rights away), so the two
-    can never disagree about what a write makes stale."""
-    state().invalidates = current_app.pipeline.operations[(endpoint, method)].invalidates
+    write declares, so the two can never disagree about what a write makes stale (a revoked
+    credential is the service's to record: web/pipeline.py)."""
+    state().invalidates = cast(InkwellFlask, current_app).pipeline.operations[(endpoint, method)].invalidates
 
 
 def page(template: str, form: Any = None, **context: Any) -> tuple[str, int]:
@@ -150,15 +152,8 @@ def login() -> Any:
             form, LoginIn, {"username": form.username.data or "", "password": form.password.data or ""}
         )
         if data is not None:
-            app = container()
             try:
-                pair = auth.login(
-                    uow=uow(),
-                    tokens=app.tokens,
-                    refresh_ttl=app.settings.auth.refresh_ttl_seconds,
-                    data=data,
-                    address=request.remote_addr,
-                )
+                pair = auth.login(uow=uow(), data=data, address=request.remote_addr)
             except DomainError as exc:
                 fail(form, exc)
             else:
@@ -196,7 +191,7 @@ def profile() -> Any:
         if data is not None:
             done = saved(
                 form,
-                lambda: users.update_me(uow=uow(), tokens=container().tokens, actor=actor(), data=data),
+                lambda: users.update_me(uow=uow(), actor=actor(), data=data),
                 ("me", "PATCH"),
                 "Profile saved." if changes else "Nothing to change.",
                 "console.profile",
@@ -224,13 +219,7 @@ def keys() -> Any:
         data = parse(form, ApiKeyCreate, form.payload())
         if data is not None:
             try:
-                key, secret = api_keys.create(
-                    uow=uow(),
-                    actor=actor(),
-                    data=data,
-                    tiers=container().settings.rate_limit.tiers,
-                    max_per_user=container().settings.api_keys.max_per_user,
-                )
+                key, secret = api_keys.create(uow=uow(), actor=actor(), data=data)
             except DomainError as exc:
                 fail(form, exc)
             else:

@@ -141,5 +141,5 @@ class DatabaseStore:
             session.commit()
 
 
-def _by_scope(scope: str) -> Select[tuple[IdempotencyRecord]]:
+def _by_scope(scope: str) -> Select[IdempotencyRecord]:
     return select(IdempotencyRecord).where(IdempotencyRecord.scope_key == scope)

@@ -82,7 +82,7 @@ def configure(settings: LogSettings) -> None:
     """Idempotent: replaces the handler it installed before (tests build many apps)."""
     # No line shows the caller's file/line, thread or process, so skip computing them: the
     # logging docs' "Optimization" recipe; it is about a third of an access line's cost.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

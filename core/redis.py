@@ -26,11 +26,13 @@ from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from core.settings import Settings
 
+# The shared client: one server or Sentinel (Redis), or a cluster (RedisCluster).
+RedisClient = Redis | RedisCluster
 SENTINEL = "redis+sentinel://"
 CLUSTER = "redis+cluster://"
 
 
-def make_redis(settings: Settings) -> Any:
+def make_redis(settings: Settings) -> RedisClient | None:
     url = settings.redis.url
     if not url:
         return None
@@ -48,7 +50,10 @@ def make_redis(settings: Settings) -> Any:
         if not service:
             raise ValueError("redis.url: redis+sentinel:// needs a service name: …/service_name[/db]")
         sentinel = Sentinel(nodes, sentinel_kwargs=options)  # a dead sentinel is skipped at once
-        return sentinel.master_for(service, db=int(db or 0), health_check_interval=30, **auth, **options)
+        master: Redis = sentinel.master_for(
+            service, db=int(db or 0), health_check_interval=30, **auth, **options
+        )
+        return master
     if url.startswith(CLUSTER):
         nodes, path, auth = _split(url, CLUSTER)
         if path not in ("", "0"):
@@ -59,11 +64,11 @@ def make_redis(settings: Settings) -> Any:
     return Redis.from_url(url, health_check_interval=30, **options)
 
 
-def _split(url: str, scheme: str) -> tuple[list[tuple[str, int]], str, dict[str, str]]:
+def _split(url: str, scheme: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]:
     """`scheme[user:password@]host:port,host:port/path` -> ([(host, port)…], path, credentials)."""
     netloc, _, path = url.removeprefix(scheme).partition("/")
     userinfo, _, hosts = netloc.rpartition("@")
-    auth: dict[str, str] = {}
+    auth: dict[str, Any] = {}
     if userinfo:
         user, _, password = userinfo.partition(":")
         if user:
@@ -79,21 +84,22 @@ def _split(url: str, scheme: str) -> tuple[list[tuple[str, int]], str, dict[str,
     return nodes, path.strip("/"), auth
 
 
-def is_cluster(client: Any) -> bool:
+def is_cluster(client: RedisClient | None) -> bool:
     """On a cluster, keys of different hash slots never share a script or a multi-key read."""
     return isinstance(client, RedisCluster)
 
 
-def server_of(client: Any, key: str) -> str:
+def server_of(client: RedisClient, key: str) -> str:
     """The server that holds `key` now: a cache entry written on another one is not trusted.
 
     After a failover the new master may lack the last namespace bumps the old one acknowledged;
     stamping entries with their server makes everything written before it unreachable, in every
     process, with no extra round trip. One server (`redis://`): "" (see ResponseCache.lookup).
     """
-    pool = getattr(client, "connection_pool", None)
-    if pool is None:  # a cluster client has a pool per node, none of its own
-        return client.get_node_from_key(key).name  # type: ignore[no-any-return]
+    if isinstance(client, RedisCluster):  # a pool per node, none of its own
+        node: str = client.get_node_from_key(key).name
+        return node
+    pool = client.connection_pool
     if isinstance(pool, SentinelConnectionPool) and pool.master_address is not None:
         host, port = pool.master_address
         return f"{host}:{port}"
@@ -175,7 +181,7 @@ class MasterWatch:
         return known is not None and known != address
 
 
-def check(client: Any) -> None:
+def check(client: RedisClient) -> None:
     """Readiness of the topology; raises when it cannot serve.
 
     Sentinel: the sentinels name a master, and it answers. Cluster: the cluster says it is ok

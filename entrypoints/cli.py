@@ -13,7 +13,8 @@ from web.container import Container
 
 
 def _container() -> Container:
-    return current_app.extensions["inkwell"]
+    built: Container = current_app.extensions["inkwell"]
+    return built
 
 
 def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
@@ -38,7 +39,6 @@ def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
         from schemas.users import UserRegister
         from services import auth
         from services.errors import DomainError
-        from services.uow import UnitOfWork
 
         try:
             data = UserRegister(username=username, email=email, password=password)
@@ -48,7 +48,7 @@ def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
             )
             raise click.ClickException(reasons)
-        uow = UnitOfWork(_container().db.session(write=True))
+        uow = _container().unit_of_work(write=True)
         try:
             user = auth.register(uow=uow, data=data)
             if admin:
@@ -70,14 +70,12 @@ def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
         from services import api_keys, auth
         from services.actor import ALL_SCOPES
         from services.errors import DomainError
-        from services.uow import UnitOfWork
 
         wanted = [s.strip() for s in scopes.split(",") if s.strip()]
         unknown = sorted(set(wanted) - ALL_SCOPES)
         if unknown or not wanted:
             raise click.ClickException(f"unknown scopes: {', '.join(unknown) or '(none given)'}")
-        container = _container()
-        uow = UnitOfWork(container.db.session(write=True))
+        uow = _container().unit_of_work(write=True)
         try:
             user = auth.find_login_user(uow=uow, login=username)
             if user is None:
@@ -89,7 +87,6 @@ def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
                 scopes=wanted,
                 expires_at=None,
                 tier=tier,
-                tiers=container.settings.rate_limit.tiers,
             )
             click.echo(secret)
         except DomainError as exc:
@@ -152,9 +149,8 @@ def register(app: Flask, factory: Callable[[Settings], Flask]) -> None:
     def purge() -> None:
         """Delete expired denylist entries, idempotency records and refresh tokens (run from cron)."""
         from services.maintenance import purge_expired
-        from services.uow import UnitOfWork
 
-        uow = UnitOfWork(_container().db.session(write=True))
+        uow = _container().unit_of_work(write=True)
         try:
             counts = purge_expired(uow=uow)
         finally:

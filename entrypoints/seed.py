@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 
-from models import ApiKey, Comment, Item, Post, User
+from models import ApiKey, Base, Comment, Item, Post, User
 from services.actor import ALL_SCOPES
 from services.passwords import hash_password
 from services.posts import slugify
@@ -94,21 +94,19 @@ def seed(
     password_hash = hash_password(SEED_PASSWORD)
     with engine.begin() as conn:
         _bulk_load_pragmas(conn)
-        first_user = _next_id(conn, User.__table__)
+        first_user = _next_id(conn, _table(User))
         user_ids = range(first_user, first_user + users)
-        _insert(conn, User.__table__, _users(rng, words, user_ids, password_hash), progress)
-        first_post = _next_id(conn, Post.__table__)
+        _insert(conn, _table(User), _users(rng, words, user_ids, password_hash), progress)
+        first_post = _next_id(conn, _table(Post))
         published: list[tuple[int, datetime]] = []
         if users:
-            _insert(
-                conn, Post.__table__, _posts(rng, words, first_post, posts, user_ids, published), progress
-            )
+            _insert(conn, _table(Post), _posts(rng, words, first_post, posts, user_ids, published), progress)
         if published and users:
-            first_comment = _next_id(conn, Comment.__table__)
+            first_comment = _next_id(conn, _table(Comment))
             rows = _comments(rng, words, first_comment, comments, user_ids, published)
-            _insert(conn, Comment.__table__, rows, progress)
-        first_item = _next_id(conn, Item.__table__)
-        _insert(conn, Item.__table__, _items(rng, words, first_item, items), progress)
+            _insert(conn, _table(Comment), rows, progress)
+        first_item = _next_id(conn, _table(Item))
+        _insert(conn, _table(Item), _items(rng, words, first_item, items), progress)
         secrets_out = _api_keys(conn, list(user_ids)[: min(ADMINS, users)], keys, tier)
         _fix_sequences(conn)
     return SeedResult(
@@ -223,7 +221,7 @@ def _api_keys(conn: Connection, admin_ids: list[int], count: int, tier: str) -> 
         )
         out.append(secret)
     if rows:
-        conn.execute(insert(ApiKey.__table__), rows)
+        conn.execute(insert(_table(ApiKey)), rows)
     return out
 
 
@@ -241,6 +239,11 @@ def _insert(
     if batch:
         conn.execute(statement, batch)
         progress(len(batch))
+
+
+def _table(model: type[Base]) -> Table:
+    """A model's table, typed as the Table it is (declarative types __table__ as a FromClause)."""
+    return cast(Table, model.__table__)
 
 
 def _next_id(conn: Connection, table: Table) -> int:

@@ -126,7 +126,8 @@ class _Task(waitress_task.Task):
         # WSGITask's own close, not waitress_task.Task's, which keeps it open after a 204 or 304.
         if self.channel.server.inkwell_draining:
             WSGITask.set_close_on_finish(self)
-        return super().build_response_header()
+        header: bytes = super().build_response_header()
+        return header
 
 
 class _Channel(waitress_task.Channel):
@@ -362,8 +363,8 @@ class _Master:
         return 0
 
     def run(self) -> int:
-        for signum in MASTER_SIGNALS:
-            signal.signal(signum, self._signal)
+        for handled in MASTER_SIGNALS:
+            signal.signal(handled, self._signal)
         started = [self.spawn(index) for index in range(self.settings.server.workers)]
         if not all([self.wait_ready(pid) for pid in started]):
             log.error("a worker failed to start; stopping")

@@ -31,6 +31,8 @@ ONE_SEND_MAX = 256 * 1024
 
 
 class Task(WSGITask):
+    wrote_header: bool  # WSGITask's own attributes, which waitress does not type
+
     def set_close_on_finish(self) -> None:
         if (
             not self.has_body

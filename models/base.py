@@ -63,10 +63,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             try:
                 parsed = parse(value + "+00:00")
             except ValueError:  # not the text SQLAlchemy stores (one with an offset, say)
-                return general(value)  # type: ignore[no-any-return]
+                return general(value)
             # A date alone ("2026-11-30", from SQLite's date() or a hand edit) parses with the
             # offset ignored: naive, so it takes the general path too.
-            return parsed if parsed.tzinfo is not None else general(value)  # type: ignore[no-any-return]
+            return parsed if parsed.tzinfo is not None else general(value)
 
         return process
 

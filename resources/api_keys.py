@@ -7,7 +7,7 @@ from flask_restful import Resource
 
 from schemas.auth import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiKeyPage, ApiKeyQuery, ApiKeyUpdate
 from services import api_keys
-from web.context import container, current_actor, uow
+from web.context import current_actor, uow
 from web.contract import Access, created, if_match, json_response, no_content, operation, page_response
 
 
@@ -30,14 +30,7 @@ class ApiKeyList(Resource):
         The response is the only time `key`, the secret, is shown. A key never carries a scope
         its owner (or the key creating it) lacks, nor outlives the key creating it.
         """
-        settings = container().settings
-        key, secret = api_keys.create(
-            uow=uow(),
-            actor=current_actor(),
-            data=body,
-            tiers=settings.rate_limit.tiers,
-            max_per_user=settings.api_keys.max_per_user,
-        )
+        key, secret = api_keys.create(uow=uow(), actor=current_actor(), data=body)
         out = ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": secret})
         response = created(out, url_for("api_key", key_id=key.id))
         response.headers["Cache-Control"] = "no-store"
@@ -62,7 +55,6 @@ class ApiKeyDetail(Resource):
         body=ApiKeyUpdate,
         response=ApiKeyOut,
         errors=(404,),
-        invalidates=("auth",),  # the tier is part of a remembered key
     )
     def patch(self, key_id: int, body: ApiKeyUpdate) -> Response:
         """Move an API key to another tier.
@@ -74,12 +66,11 @@ class ApiKeyDetail(Resource):
             actor=current_actor(),
             key_id=key_id,
             data=body,
-            tiers=container().settings.rate_limit.tiers,
             precondition=if_match(ApiKeyOut.model_validate),
         )
         return json_response(ApiKeyOut.model_validate(key))
 
-    @operation(access=Access.CREDENTIAL, scope="keys:write", status=204, errors=(404,), invalidates=("auth",))
+    @operation(access=Access.CREDENTIAL, scope="keys:write", status=204, errors=(404,))
     def delete(self, key_id: int) -> Response:
         """Revoke an API key.
 

@@ -8,14 +8,17 @@ from flask_restful import Resource
 from schemas.auth import LoginIn, LogoutIn, RefreshIn, TokenPair
 from schemas.users import UserPrivateOut, UserRegister
 from services import auth
-from web.context import container, current_actor, uow
+from web.context import current_actor, uow
 from web.contract import Access, created, json_response, no_content, operation
+from web.versions import Namespace
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 class Register(Resource):
-    @operation(body=UserRegister, response=UserPrivateOut, status=201, errors=(409,), invalidates=("users",))
+    @operation(
+        body=UserRegister, response=UserPrivateOut, status=201, errors=(409,), invalidates=(Namespace.USERS,)
+    )
     def post(self, body: UserRegister) -> Response:
         """Create an account.
 
@@ -34,45 +37,30 @@ class Login(Resource):
         A username (or email) and password for an access and a refresh token. The login limit
         counts per client address and per account, on top of the caller's budget.
         """
-        app = container()
-        pair = auth.login(
-            uow=uow(),
-            tokens=app.tokens,
-            refresh_ttl=app.settings.auth.refresh_ttl_seconds,
-            data=body,
-            address=request.remote_addr,
-        )
+        pair = auth.login(uow=uow(), data=body, address=request.remote_addr)
         return json_response(TokenPair.model_validate(pair), headers=NO_STORE)
 
 
 class Refresh(Resource):
     # Not idempotent: a spent refresh token stays spent; a replay would hand out the live pair.
-    @operation(body=RefreshIn, response=TokenPair, idempotent=False, revokes=True)
+    @operation(body=RefreshIn, response=TokenPair, idempotent=False)
     def post(self, body: RefreshIn) -> Response:
         """Rotate a refresh token.
 
         A new pair; the token sent is spent. Sending a spent one again revokes its whole login.
         """
-        app = container()
-        pair = auth.refresh(
-            uow=uow(),
-            tokens=app.tokens,
-            refresh_ttl=app.settings.auth.refresh_ttl_seconds,
-            refresh_token=body.refresh_token,
-        )
+        pair = auth.refresh(uow=uow(), refresh_token=body.refresh_token)
         return json_response(TokenPair.model_validate(pair), headers=NO_STORE)
 
 
 class Logout(Resource):
     # Not idempotent: a replay would answer 204 and leave the new token it was sent with alive.
-    @operation(access=Access.BEARER, body=LogoutIn, status=204, invalidates=("auth",), idempotent=False)
+    @operation(access=Access.BEARER, body=LogoutIn, status=204, idempotent=False)
     def post(self, body: LogoutIn) -> Response:
         """Log out.
 
         The login this access token belongs to ends now: its refresh token and every access token
         it issued stop working, and the login of a refresh token sent in the body too.
         """
-        auth.logout(
-            uow=uow(), tokens=container().tokens, actor=current_actor(), refresh_token=body.refresh_token
-        )
+        auth.logout(uow=uow(), actor=current_actor(), refresh_token=body.refresh_token)
         return no_content()

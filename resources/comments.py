@@ -18,14 +18,18 @@ from web.contract import (
     operation,
     page_response,
 )
+from web.versions import Namespace
 
 # comment_count lives in the posts: a comment write invalidates both.
-TOUCHES = ("comments", "posts")
+TOUCHES = (Namespace.COMMENTS, Namespace.POSTS)
 
 
 class PostComments(Resource):
     @operation(
-        query=CommentQuery, response=CommentPage, errors=(404,), cache=CachePolicy("comments", counts=True)
+        query=CommentQuery,
+        response=CommentPage,
+        errors=(404,),
+        cache=CachePolicy(Namespace.COMMENTS, counts=True),
     )
     def get(self, post_id: int, query: CommentQuery) -> Response:
         """List a post's comments.
@@ -56,7 +60,7 @@ class PostComments(Resource):
 
 
 class CommentDetail(Resource):
-    @operation(response=CommentOut, errors=(404,), cache=CachePolicy("comments"))
+    @operation(response=CommentOut, errors=(404,), cache=CachePolicy(Namespace.COMMENTS))
     def get(self, comment_id: int) -> Response:
         """Get a comment.
 

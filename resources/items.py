@@ -11,6 +11,7 @@ from web.context import current_actor, uow
 from web.contract import (
     Access,
     CachePolicy,
+    Shared,
     created,
     if_match,
     json_response,
@@ -18,13 +19,21 @@ from web.contract import (
     operation,
     page_response,
 )
+from web.versions import Namespace
 
 # Catalog writes: an admin's bearer token, or an admin's key with items:write.
-EDIT = {"access": Access.CREDENTIAL, "scope": "items:write", "admin": True, "invalidates": ("items",)}
+EDIT: Shared = {
+    "access": Access.CREDENTIAL,
+    "scope": "items:write",
+    "admin": True,
+    "invalidates": (Namespace.ITEMS,),
+}
 
 
 class ItemList(Resource):
-    @operation(query=ItemQuery, response=ItemPage, cache=CachePolicy("items", public=True, counts=True))
+    @operation(
+        query=ItemQuery, response=ItemPage, cache=CachePolicy(Namespace.ITEMS, public=True, counts=True)
+    )
     def get(self, query: ItemQuery) -> Response:
         """List items.
 
@@ -44,7 +53,7 @@ class ItemList(Resource):
 
 
 class ItemDetail(Resource):
-    @operation(response=ItemOut, errors=(404,), cache=CachePolicy("items", public=True))
+    @operation(response=ItemOut, errors=(404,), cache=CachePolicy(Namespace.ITEMS, public=True))
     def get(self, item_id: int) -> Response:
         """Get an item."""
         return json_response(ItemOut.model_validate(items.get(uow=uow(), item_id=item_id)))

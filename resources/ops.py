@@ -19,10 +19,10 @@ from schemas.common import Health, Readiness
 from services.errors import NotFound, Unauthorized
 from web import openapi
 from web.context import container
-from web.contract import Access, json_response, operation
+from web.contract import Access, Shared, json_response, operation
 
 # Never rate limited, credentials never read (API.md section 5): load balancers and scrapers poll them.
-OPS = {"access": Access.NONE, "limited": False}
+OPS: Shared = {"access": Access.NONE, "limited": False}
 
 # Swagger UI 5 as package data of flask-swagger-ui: served from here, nothing fetched from a CDN.
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).resolve().parent / "dist"

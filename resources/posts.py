@@ -18,13 +18,14 @@ from web.contract import (
     operation,
     page_response,
 )
+from web.versions import Namespace
 
 # comment_count lives in the posts: a post write invalidates comments' pages too, and back.
-TOUCHES = ("posts", "comments")
+TOUCHES = (Namespace.POSTS, Namespace.COMMENTS)
 
 
 class PostList(Resource):
-    @operation(query=PostQuery, response=PostPage, cache=CachePolicy("posts", counts=True))
+    @operation(query=PostQuery, response=PostPage, cache=CachePolicy(Namespace.POSTS, counts=True))
     def get(self, query: PostQuery) -> Response:
         """List posts.
 
@@ -53,7 +54,7 @@ class PostList(Resource):
 
 
 class PostDetail(Resource):
-    @operation(response=PostOut, errors=(404,), cache=CachePolicy("posts"))
+    @operation(response=PostOut, errors=(404,), cache=CachePolicy(Namespace.POSTS))
     def get(self, post_id: int) -> Response:
         """Get a post.
 

@@ -8,8 +8,7 @@ from flask_restful import Resource
 from models import User
 from schemas.users import MeUpdate, UserAdminUpdate, UserOut, UserPage, UserPrivateOut, UserQuery
 from services import users
-from web.cache import EVERYTHING
-from web.context import container, current_actor, uow
+from web.context import current_actor, uow
 from web.contract import (
     Access,
     CachePolicy,
@@ -19,6 +18,7 @@ from web.contract import (
     operation,
     page_response,
 )
+from web.versions import RESPONSES, Namespace
 
 # The private shape first: a client tries it, then falls back to the public one.
 EITHER_USER = (UserPrivateOut, UserOut)
@@ -44,7 +44,7 @@ class Me(Resource):
         response=UserPrivateOut,
         errors=(409,),
         limits=("password",),  # a current_password is checked under the login limits
-        invalidates=("users", "auth"),  # a new password ends the other logins
+        invalidates=(Namespace.USERS,),
     )
     def patch(self, body: MeUpdate) -> Response:
         """Update my account.
@@ -56,7 +56,6 @@ class Me(Resource):
         """
         user = users.update_me(
             uow=uow(),
-            tokens=container().tokens,
             actor=current_actor(),
             data=body,
             precondition=if_match(UserPrivateOut.model_validate),
@@ -65,7 +64,7 @@ class Me(Resource):
 
 
 class UserList(Resource):
-    @operation(query=UserQuery, response=UserPage, cache=CachePolicy("users", counts=True))
+    @operation(query=UserQuery, response=UserPage, cache=CachePolicy(Namespace.USERS, counts=True))
     def get(self, query: UserQuery) -> Response:
         """List users.
 
@@ -76,7 +75,7 @@ class UserList(Resource):
 
 
 class UserDetail(Resource):
-    @operation(response=EITHER_USER, errors=(404,), cache=CachePolicy("users"))
+    @operation(response=EITHER_USER, errors=(404,), cache=CachePolicy(Namespace.USERS))
     def get(self, user_id: int) -> Response:
         """Get a user.
 
@@ -90,7 +89,7 @@ class UserDetail(Resource):
         body=UserAdminUpdate,
         response=EITHER_USER,
         errors=(404,),
-        invalidates=("users", "auth"),  # a role is part of a remembered caller
+        invalidates=(Namespace.USERS,),
     )
     def patch(self, user_id: int, body: UserAdminUpdate) -> Response:
         """Change a user's role or bio.
@@ -103,7 +102,7 @@ class UserDetail(Resource):
         return json_response(user_view(user))
 
     # A deleted user takes their posts, comments and keys along.
-    @operation(access=Access.BEARER, status=204, errors=(404,), invalidates=(*EVERYTHING, "auth"))
+    @operation(access=Access.BEARER, status=204, errors=(404,), invalidates=RESPONSES)
     def delete(self, user_id: int) -> Response:
         """Delete a user.
 

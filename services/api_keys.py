@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 
@@ -19,15 +19,14 @@ from services.uow import UnitOfWork
 Precondition = Callable[[object], None]
 
 
-def create(
-    *, uow: UnitOfWork, actor: Actor | None, data: ApiKeyCreate, tiers: dict[str, str], max_per_user: int
-) -> tuple[ApiKey, str]:
+def create(*, uow: UnitOfWork, actor: Actor | None, data: ApiKeyCreate) -> tuple[ApiKey, str]:
     """Returns the row and the secret, which is never stored or shown again.
 
-    A user holds at most `max_per_user` live keys (0: no cap): each key has a budget of its own,
-    so the cap bounds what one user may spend.
+    A user holds at most `max_keys_per_user` live keys (0: no cap): each key has a budget of its
+    own, so the cap bounds what one user may spend.
     """
     actor = require(actor, "keys:write")
+    max_per_user = uow.config.max_keys_per_user
     if max_per_user and live_keys(uow, actor.user_id) >= max_per_user:
         raise Invalid(
             f"you already have {max_per_user} live API keys, the most one user may hold; "
@@ -41,7 +40,6 @@ def create(
         scopes=list(data.scopes),
         expires_at=data.expires_at,
         tier="standard",
-        tiers=tiers,
         grantor=actor,
     )
 
@@ -54,7 +52,6 @@ def issue(
     scopes: list[str],
     expires_at: datetime | None,
     tier: str,
-    tiers: dict[str, str],
     grantor: Actor | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for `owner_id` (the CLI calls this with no grantor)."""
@@ -65,9 +62,9 @@ def issue(
     excess = sorted(set(scopes) - allowed)
     if excess:
         raise Forbidden(f"a key cannot carry rights its owner or creator lacks: {', '.join(excess)}")
-    if tier not in tiers:
+    if tier not in uow.config.tiers:
         raise Invalid(f"unknown tier '{tier}'", loc=("body", "tier"))
-    if expires_at is not None and expires_at <= datetime.now(UTC):
+    if expires_at is not None and expires_at <= uow.now():
         raise Invalid("expires_at must be in the future", loc=("body", "expires_at"))
     # A key must not outlive the key that made it, or an expiring key would mint a lasting one.
     limit = grantor.key_expires_at if grantor else None
@@ -105,7 +102,7 @@ def live_keys(uow: UnitOfWork, user_id: int) -> int:
             .where(
                 ApiKey.user_id == user_id,
                 ApiKey.revoked_at.is_(None),
-                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > datetime.now(UTC)),
+                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > uow.now()),
             )
         )
         or 0
@@ -137,9 +134,10 @@ def revoke(
     key = _get_managed(uow, actor, key_id)
     if precondition:
         precondition(key)
-    now = datetime.now(UTC)
+    now = uow.now()
     if key.revoked_at is None:
         key.revoked_at = now
+    uow.revoked_credentials = True
     generation = [key.id]
     while generation:
         generation = list(
@@ -160,21 +158,23 @@ def set_tier(
     actor: Actor | None,
     key_id: int,
     data: ApiKeyUpdate,
-    tiers: dict[str, str],
     precondition: Precondition | None = None,
 ) -> ApiKey:
     """Admins move keys between the configured tiers."""
     actor = require(actor, "keys:write")
     if not actor.is_admin:
         raise Forbidden("only admins may change a key's tier")
-    if data.tier not in tiers:
+    if data.tier not in uow.config.tiers:
         raise Invalid(
-            f"unknown tier '{data.tier}'; configured: {', '.join(sorted(tiers))}", loc=("body", "tier")
+            f"unknown tier '{data.tier}'; configured: {', '.join(sorted(uow.config.tiers))}",
+            loc=("body", "tier"),
         )
     key = _get_managed(uow, actor, key_id)
     if precondition:
         precondition(key)
-    key.tier = data.tier
+    if key.tier != data.tier:
+        key.tier = data.tier
+        uow.revoked_credentials = True  # the tier is part of a remembered key
     uow.commit()
     return key
 

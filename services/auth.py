@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +17,7 @@ from services import denylist, passwords
 from services.actor import Actor, scopes_of_role
 from services.denylist import family_key
 from services.errors import Conflict, Forbidden, Unauthorized
-from services.tokens import AccessTokens, digest, new_secret
+from services.tokens import digest, new_secret
 from services.uow import UnitOfWork
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -61,9 +61,7 @@ def find_login_user(*, uow: UnitOfWork, login: str) -> User | None:
     return uow.session.scalar(select(User).where(func.lower(column) == login))
 
 
-def login(
-    *, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, data: LoginIn, address: str | None
-) -> IssuedPair:
+def login(*, uow: UnitOfWork, data: LoginIn, address: str | None) -> IssuedPair:
     """Check the password (same work for unknown users) and start a new refresh family.
 
     The address a login succeeds from becomes one of the user's known origins (known_origin).
@@ -81,9 +79,7 @@ def login(
     if passwords.needs_rehash(stored_hash):
         new_hash = passwords.hash_password(data.password)
         uow.session.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
-    pair = _issue_pair(
-        uow=uow, tokens=tokens, refresh_ttl=refresh_ttl, user_id=user_id, family_id=new_secret(12)
-    )
+    pair = _issue_pair(uow=uow, user_id=user_id, family_id=new_secret(12))
     if address:
         _remember_origin(uow, user_id, address)
     uow.commit()
@@ -92,7 +88,7 @@ def login(
 
 def known_origin(*, uow: UnitOfWork, user_id: int, address: str) -> bool:
     """Whether the user logged in from this address within KNOWN_ORIGIN_TTL."""
-    since = datetime.now(UTC) - KNOWN_ORIGIN_TTL
+    since = uow.now() - KNOWN_ORIGIN_TTL
     found = uow.session.scalar(
         select(LoginOrigin.user_id).where(
             LoginOrigin.user_id == user_id,
@@ -106,30 +102,28 @@ def known_origin(*, uow: UnitOfWork, user_id: int, address: str) -> bool:
 def _remember_origin(uow: UnitOfWork, user_id: int, address: str) -> None:
     dialect = uow.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = datetime.now(UTC)
+    now = uow.now()
     stmt = insert(LoginOrigin).values(user_id=user_id, address_hash=digest(address), last_login_at=now)
     uow.session.execute(
         stmt.on_conflict_do_update(index_elements=["user_id", "address_hash"], set_={"last_login_at": now})
     )
 
 
-def refresh(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, refresh_token: str) -> IssuedPair:
+def refresh(*, uow: UnitOfWork, refresh_token: str) -> IssuedPair:
     """Rotate: a refresh token is good once; a spent one presented again revokes its family."""
     row = uow.session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)).with_for_update()
     )
-    now = datetime.now(UTC)
+    now = uow.now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("invalid refresh token")
     if row.used_at is not None:
         # Reuse means the token leaked: whoever holds the family now loses it (RFC 9700 4.14.2).
-        _revoke_family(uow=uow, tokens=tokens, family_id=row.family_id)
+        _revoke_family(uow=uow, family_id=row.family_id)
         uow.commit()
         raise Unauthorized("refresh token reuse detected; the session was revoked")
     row.used_at = now
-    pair = _issue_pair(
-        uow=uow, tokens=tokens, refresh_ttl=refresh_ttl, user_id=row.user_id, family_id=row.family_id
-    )
+    pair = _issue_pair(uow=uow, user_id=row.user_id, family_id=row.family_id)
     uow.commit()
     return pair
 
@@ -137,7 +131,6 @@ def refresh(*, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, refresh_
 def logout(
     *,
     uow: UnitOfWork,
-    tokens: AccessTokens,
     actor: Actor | None,
     refresh_token: str | None,
 ) -> None:
@@ -147,14 +140,14 @@ def logout(
         raise Forbidden("logout ends a bearer session; revoke an API key with DELETE /api-keys/{id}")
     if actor is None or actor.token_id is None or actor.token_expires_at is None:
         raise Unauthorized("logout needs a bearer access token")
-    denylist.revoke(uow, actor.token_id, tokens.accepted_until(actor.token_expires_at))
+    denylist.revoke(uow, actor.token_id, uow.config.tokens.accepted_until(actor.token_expires_at))
     uow.revoked_credentials = True
     if actor.family_id is not None:
-        _revoke_family(uow=uow, tokens=tokens, family_id=actor.family_id)
+        _revoke_family(uow=uow, family_id=actor.family_id)
     if refresh_token:
         row = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)))
         if row is not None and row.user_id == actor.user_id:
-            _revoke_family(uow=uow, tokens=tokens, family_id=row.family_id)
+            _revoke_family(uow=uow, family_id=row.family_id)
     uow.commit()
 
 
@@ -167,7 +160,7 @@ def session_actor(*, uow: UnitOfWork, user_id: int, family_id: str) -> Actor:
             User.id == user_id,
             RefreshToken.family_id == family_id,
             RefreshToken.revoked_at.is_(None),
-            RefreshToken.expires_at > datetime.now(UTC),
+            RefreshToken.expires_at > uow.now(),
         )
         .limit(1)
     ).first()
@@ -183,19 +176,17 @@ def session_actor(*, uow: UnitOfWork, user_id: int, family_id: str) -> Actor:
     )
 
 
-def end_session(*, uow: UnitOfWork, tokens: AccessTokens, user_id: int, family_id: str) -> None:
+def end_session(*, uow: UnitOfWork, user_id: int, family_id: str) -> None:
     """Log a login family out (the console's logout): its refresh and access tokens stop working."""
     owned = uow.session.scalar(
         select(RefreshToken.id).where(RefreshToken.family_id == family_id, RefreshToken.user_id == user_id)
     )
     if owned is not None:
-        _revoke_family(uow=uow, tokens=tokens, family_id=family_id)
+        _revoke_family(uow=uow, family_id=family_id)
     uow.commit()
 
 
-def revoke_other_families(
-    *, uow: UnitOfWork, tokens: AccessTokens, user_id: int, keep_family: str | None
-) -> None:
+def revoke_other_families(*, uow: UnitOfWork, user_id: int, keep_family: str | None) -> None:
     """Used on password change: every other login of the user ends. Does not commit."""
     families = uow.session.scalars(
         select(RefreshToken.family_id)
@@ -204,11 +195,11 @@ def revoke_other_families(
     )
     for family_id in list(families):
         if family_id != keep_family:
-            _revoke_family(uow=uow, tokens=tokens, family_id=family_id)
+            _revoke_family(uow=uow, family_id=family_id)
 
 
-def authenticate_bearer(*, uow: UnitOfWork, tokens: AccessTokens, token: str) -> Actor:
-    claims = tokens.decode(token)
+def authenticate_bearer(*, uow: UnitOfWork, token: str) -> Actor:
+    claims = uow.config.tokens.decode(token)
     keys = [claims.jti] + ([family_key(claims.family_id)] if claims.family_id else [])
     # One query: the caller and whether this token (or its login) was revoked.
     row = uow.session.execute(
@@ -238,7 +229,7 @@ def authenticate_key(*, uow: UnitOfWork, secret: str) -> tuple[Actor, bool]:
     stored = key.secret_hash if key is not None else "0" * 64
     if not hmac.compare_digest(stored, digest(secret)) or key is None:
         raise Unauthorized("invalid API key")
-    now = datetime.now(UTC)
+    now = uow.now()
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise Unauthorized("API key revoked or expired")
     owner_scopes = scopes_of_role(key.user.role)
@@ -266,7 +257,7 @@ def key_prefix(secret: str) -> str | None:
 
 def touch_key(*, uow: UnitOfWork, key_id: int) -> None:
     """Record use at most once a minute, so reads do not write on every request."""
-    now = datetime.now(UTC)
+    now = uow.now()
     uow.session.execute(
         update(ApiKey)
         .where(ApiKey.id == key_id)
@@ -276,16 +267,15 @@ def touch_key(*, uow: UnitOfWork, key_id: int) -> None:
     uow.commit()
 
 
-def _issue_pair(
-    *, uow: UnitOfWork, tokens: AccessTokens, refresh_ttl: int, user_id: int, family_id: str
-) -> IssuedPair:
+def _issue_pair(*, uow: UnitOfWork, user_id: int, family_id: str) -> IssuedPair:
+    tokens = uow.config.tokens
     secret = new_secret(32)
     uow.session.add(
         RefreshToken(
             user_id=user_id,
             family_id=family_id,
             token_hash=digest(secret),
-            expires_at=datetime.now(UTC) + timedelta(seconds=refresh_ttl),
+            expires_at=uow.now() + timedelta(seconds=uow.config.refresh_ttl_seconds),
         )
     )
     access, _claims = tokens.issue(user_id=user_id, family_id=family_id)
@@ -294,15 +284,12 @@ def _issue_pair(
     )
 
 
-def _revoke_family(*, uow: UnitOfWork, tokens: AccessTokens, family_id: str) -> None:
+def _revoke_family(*, uow: UnitOfWork, family_id: str) -> None:
     uow.revoked_credentials = True
-    now = datetime.now(UTC)
+    now = uow.now()
     uow.session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    # Access tokens of the family expire at most `ttl` seconds from now and are accepted for the
-    # leeway after that; deny the family that long, plus a margin for one issued meanwhile.
-    until = tokens.accepted_until(int(now.timestamp()) + tokens.ttl) + 60
-    denylist.revoke(uow, family_key(family_id), until)
+    denylist.revoke(uow, family_key(family_id), uow.config.tokens.family_accepted_until())

@@ -8,11 +8,25 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, inspect, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 
 from models import Post, User
-from schemas.posts import PostCreate, PostQuery, PostReplace, PostUpdate
+from schemas.common import AuthorRef
+from schemas.posts import PostCreate, PostOut, PostQuery, PostReplace, PostUpdate
 from services.actor import Actor, require
 from services.errors import Conflict, Forbidden, NotFound
 from services.pagination import Listing, like_pattern, listing, order, paginate
@@ -29,6 +43,13 @@ def slugify(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
     return slug[: SLUG_MAX - 8].rstrip("-") or "post"
+
+
+def status_is(status: str) -> ColumnElement[bool]:
+    """`posts.status = 'published'` with the value written into the SQL, never a bound parameter:
+    SQLite plans a statement again at every execution when a bound value could decide whether a
+    partial index applies (uq_posts_published_slug's `WHERE status = 'published'`)."""
+    return Post.status == literal(status, literal_execute=True)
 
 
 def visible_to(actor: Actor | None) -> ColumnElement[bool]:
@@ -49,10 +70,10 @@ def _visible_parts(viewer: str, viewer_id: Any) -> tuple[ColumnElement[bool], ..
     """What a viewer may see as disjoint conditions, each served by an index (a list page reads
     each part in order and merges them: services/pagination.py); nothing to check for admins."""
     if viewer == "anonymous":
-        return (Post.status == "published",)
+        return (status_is("published"),)
     if viewer == "admin":
         return ()
-    return (Post.status == "published", and_(Post.author_id == viewer_id, Post.status != "published"))
+    return (status_is("published"), and_(Post.author_id == viewer_id, ~status_is("published")))
 
 
 def list_posts(
@@ -75,24 +96,17 @@ def list_posts(
 
 
 def _shaped(row: dict[str, Any]) -> dict[str, Any]:
-    """A row of _ROWS in PostOut's shape."""
-    row["author"] = {"id": row["author_id"], "username": row["author_username"]}
+    """A row of _ROWS in PostOut's shape: the author's columns folded into AuthorRef's."""
+    row["author"] = {name: row.pop(f"author_{name}") for name in _AUTHOR_FIELDS}
     return row
 
 
-# What a read shows of a post: its columns, the comment count and the author's name.
+# The read path's one definition of a post row, taken from the response schema: PostOut's fields
+# as columns of Post, and its author as AuthorRef's fields of User (tests/services/test_post_rows.py).
+_AUTHOR_FIELDS = tuple(AuthorRef.model_fields)
 _ROWS = select(
-    Post.id,
-    Post.title,
-    Post.slug,
-    Post.content,
-    Post.status,
-    Post.created_at,
-    Post.updated_at,
-    Post.published_at,
-    Post.comment_count.label("comment_count"),
-    User.id.label("author_id"),
-    User.username.label("author_username"),
+    *(getattr(Post, name).label(name) for name in PostOut.model_fields if name != "author"),
+    *(getattr(User, name).label(f"author_{name}") for name in _AUTHOR_FIELDS),
 ).join_from(Post, User, Post.author_id == User.id)
 
 
@@ -102,7 +116,7 @@ def _listing(viewer: str, sort: str, filters: frozenset[str]) -> Listing:
     built once with every value a bound parameter (see services/pagination.Listing)."""
     stmt = select(Post)
     if "status" in filters:
-        stmt = stmt.where(Post.status == bindparam("status"))
+        stmt = stmt.where(Post.status == bindparam("status", literal_execute=True))  # see status_is
     if "author_id" in filters:
         stmt = stmt.where(Post.author_id == bindparam("author_id"))
     if "author" in filters:
@@ -111,7 +125,7 @@ def _listing(viewer: str, sort: str, filters: frozenset[str]) -> Listing:
     if "slug" in filters:
         stmt = stmt.where(Post.slug == bindparam("slug"))
     if "q" in filters:
-        pattern = bindparam("q")
+        pattern: BindParameter[str] = bindparam("q")
         stmt = stmt.where(or_(Post.title.ilike(pattern, escape="/"), Post.content.ilike(pattern, escape="/")))
     in_order = order(SORTS, sort, Post.id)
     return listing(stmt, in_order, rows=_ROWS, parts=_visible_parts(viewer, bindparam("viewer_id")))
@@ -201,7 +215,7 @@ def _change(
     if new_slug and new_slug != post.slug:
         _save_with_slug(uow, post, actor, given=new_slug)
     elif publishing and uow.session.scalar(
-        select(exists().where(Post.slug == post.slug, Post.id != post.id, Post.status == "published"))
+        select(exists().where(Post.slug == post.slug, Post.id != post.id, status_is("published")))
     ):
         # A draft's slug was its own; published, it must be unique among published posts.
         raise Conflict("a published post already has this slug; give the post another one")
@@ -241,7 +255,7 @@ def _claims_from(post: Post, actor: Actor | None) -> ColumnElement[bool]:
     an admin (who sees every draft) any post."""
     if actor is not None and actor.is_admin:
         return true()
-    return or_(Post.status == "published", Post.author_id == post.author_id)
+    return or_(status_is("published"), Post.author_id == post.author_id)
 
 
 def _save_with_slug(uow: UnitOfWork, post: Post, actor: Actor | None, *, given: str | None) -> None:

@@ -47,6 +47,12 @@ class AccessTokens:
         """The unix time until which decode still accepts a token expiring at `expires_at`."""
         return expires_at + self._leeway
 
+    def family_accepted_until(self) -> int:
+        """The unix time until which a token of a login issued now may still be accepted: its
+        ttl and the leeway, plus a margin for one issued while the login is being revoked. On
+        the wall clock, PyJWT's: what a denylist entry for the login must outlive."""
+        return self.accepted_until(int(time.time()) + self.ttl) + 60
+
     def issue(self, *, user_id: int, family_id: str | None) -> tuple[str, AccessClaims]:
         now = int(time.time())
         claims = AccessClaims(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
+
+from services.config import ServiceConfig
 
 # Given a function that runs the COUNT, return the total (possibly from a cache).
 TotalCache = Callable[[Callable[[], int]], int]
@@ -21,8 +24,9 @@ def _remember_connection(session: Session, _transaction: SessionTransaction, con
 
 
 class UnitOfWork:
-    def __init__(self, session: Session, totals: TotalCache | None = None) -> None:
+    def __init__(self, session: Session, config: ServiceConfig, totals: TotalCache | None = None) -> None:
         self.session = session
+        self.config = config
         self._totals = totals
         # A use case that took credentials' rights away sets this, committed or not (a spent
         # refresh token revokes its login, then answers 401): remembered callers must be re-checked.
@@ -35,6 +39,10 @@ class UnitOfWork:
             return self.session.scalar(stmt, params) or 0
 
         return self._totals(run) if self._totals is not None else run()
+
+    def now(self) -> datetime:
+        """The services' time: the configured clock's (tests move it)."""
+        return self.config.clock.now()
 
     def commit(self) -> None:
         self.session.commit()

@@ -13,7 +13,6 @@ from services.actor import Actor
 from services.auth import revoke_other_families
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from services.pagination import listing, order, paginate
-from services.tokens import AccessTokens
 from services.uow import UnitOfWork
 
 SORTS = {"created_at": User.created_at, "username": func.lower(User.username)}
@@ -54,7 +53,6 @@ def me(*, uow: UnitOfWork, actor: Actor | None) -> User:
 def update_me(
     *,
     uow: UnitOfWork,
-    tokens: AccessTokens,
     actor: Actor | None,
     data: MeUpdate,
     precondition: Precondition | None = None,
@@ -80,7 +78,7 @@ def update_me(
             raise Forbidden("current_password is wrong")
         passwords.refuse_weak(data.password, username=user.username, email=data.email or user.email)
         user.password_hash = passwords.hash_password(data.password)
-        revoke_other_families(uow=uow, tokens=tokens, user_id=user.id, keep_family=actor.family_id)
+        revoke_other_families(uow=uow, user_id=user.id, keep_family=actor.family_id)
     if data.email is not None and data.email != user.email:
         if uow.session.scalar(
             select(User.id).where(func.lower(User.email) == data.email, User.id != user.id)
@@ -107,8 +105,9 @@ def admin_update(
     if precondition:
         precondition(user)
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("role") is not None:
+    if changes.get("role") is not None and changes["role"] != user.role:
         user.role = changes["role"]
+        uow.revoked_credentials = True  # a role is part of every remembered caller of this user
     if "bio" in changes:
         user.bio = changes["bio"] or ""
     uow.commit()
@@ -129,6 +128,7 @@ def delete(
     if precondition:
         precondition(user)
     uow.session.delete(user)
+    uow.revoked_credentials = True
     uow.commit()
 
 

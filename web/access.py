@@ -1,10 +1,10 @@
 """Pipeline steps 2 and 4: who is calling (authenticate), and may they (authorize, from the declaration).
 
-A caller this process has seen is remembered (web/credentials.py); `confirm` checks, with the
-auth version the rate limiter's round trip read, that nothing revoked since, else the database
-is asked again. Services keep their own rules (ownership, "only an admin may list every key") as
-a second line; the declaration is the first, so a service that forgets a check cannot open an
-endpoint.
+A caller this process has seen is remembered (web/credentials.py); `authenticate` names the
+AUTH version among the request's reads, and `confirm` checks with what the round trip read that
+nothing was revoked since, else the database is asked again. Services keep their own rules
+(ownership, "only an admin may list every key") as a second line; the declaration is the first,
+so a service that forgets a check cannot open an endpoint.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from flask import request
 
 from services import auth
 from services.errors import BadRequest, Forbidden, Unauthorized
-from web.cache import ResponseCache
-from web.context import SAFE_METHODS, RequestState, container, uow
+from web.context import SAFE_METHODS, RequestState, uow
 from web.contract import Access
-from web.credentials import AUTH_NAMESPACE, CredentialCache
+from web.credentials import CredentialCache
+from web.versions import Namespace, Versions
 
 
-def authenticate(state: RequestState, remembered: CredentialCache, cache: ResponseCache) -> None:
+def authenticate(state: RequestState, remembered: CredentialCache, versions: Versions) -> None:
     """Resolve the caller. A failure is kept, not raised: the limiter counts the request first."""
     operation = state.operation
     if state.method == "OPTIONS" or (operation is not None and operation.access is Access.NONE):
@@ -43,13 +43,14 @@ def authenticate(state: RequestState, remembered: CredentialCache, cache: Respon
         entry = remembered.get(fingerprint)
         if entry is not None:
             state.actor, state.credential = entry.actor, (fingerprint, entry.version)
+            state.reads.want(versions.key(Namespace.AUTH))
             if entry.touch_due():
                 state.touch_key_id = entry.actor.key_id
             return
         # Read before the database, so a revocation committed meanwhile leaves a stale stamp.
-        version = cache.version(AUTH_NAMESPACE)
+        version = versions.read(Namespace.AUTH)
         if kind == "bearer":
-            state.actor = auth.authenticate_bearer(uow=uow(), tokens=container().tokens, token=secret)
+            state.actor = auth.authenticate_bearer(uow=uow(), token=secret)
         else:
             state.actor, touch_due = auth.authenticate_key(uow=uow(), secret=secret)
             if touch_due:
@@ -60,21 +61,24 @@ def authenticate(state: RequestState, remembered: CredentialCache, cache: Respon
         state.auth_failure = exc
 
 
-def confirm(state: RequestState, remembered: CredentialCache, cache: ResponseCache) -> None:
+def confirm(state: RequestState, remembered: CredentialCache, versions: Versions) -> None:
     """A remembered caller stands only if the auth version is still the one it was stamped with."""
     if state.credential is None:
         return
     _fingerprint, stamp = state.credential
     # After a Redis error or a failover the version read may predate a lost revocation's bump:
-    # cache.version() bumps every namespace first.
-    read = state.auth_version_read and not cache.must_recover()
-    current = state.auth_version if read else cache.version(AUTH_NAMESPACE)
+    # versions.read() bumps every namespace first.
+    read, raw = state.reads.value(versions.key(Namespace.AUTH))
+    if read and not versions.must_recover():
+        current = int(raw) if raw is not None else None
+    else:
+        current = versions.read(Namespace.AUTH)
     if current is not None and current == stamp:
         return
     # Something was revoked (or Redis cannot tell): forget everyone, ask the database.
     remembered.forget_all()
     state.actor = state.credential = None
-    authenticate(state, remembered, cache)
+    authenticate(state, remembered, versions)
 
 
 def authorize(state: RequestState) -> None:

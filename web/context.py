@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from services.actor import Actor
 from services.uow import TotalCache, UnitOfWork
 from web.container import Container
+from web.versions import Namespace
 
 if TYPE_CHECKING:
     from web.contract import Operation
@@ -32,11 +33,30 @@ class RateWindow:
 
 
 @dataclass(slots=True)
+class Reads:
+    """The Redis keys this request's steps want read before they run, and what was read
+    (web/roundtrip.py sends them; each step takes its own values back by key)."""
+
+    keys: list[str] = field(default_factory=list)
+    values: dict[str, Any] | None = None  # None: not read (no Redis, or it failed)
+
+    def want(self, *keys: str) -> None:
+        self.keys += keys
+
+    def value(self, key: str) -> tuple[bool, Any]:
+        """(read, raw value): read is False when the key was not part of a round trip."""
+        values = self.values
+        if values is None or key not in values:
+            return False, None
+        return True, values[key]
+
+
+@dataclass(slots=True)
 class CacheState:
     """What the response cache planned and found for this GET."""
 
+    namespace: Namespace
     keys: list[str] = field(default_factory=list)  # entry, namespace version[, list total]
-    fetched: list[Any] | None = None  # raw values read in the limiter's round trip
     result: str | None = None  # X-Cache: HIT, MISS or BYPASS
     fill: tuple[str, str] | None = None  # (entry key, version stamp) to store a MISS under
     total: tuple[str, str, Any] | None = None  # (total key, version stamp, cached value)
@@ -53,8 +73,7 @@ class RequestState:
     query: BaseModel | None = None  # the declared query model, parsed before the cache's plan
     query_failure: Exception | None = None  # raised at step 7, after the limiter
     credential: tuple[bytes, int] | None = None  # a remembered caller: (fingerprint, version stamp)
-    auth_version: int | None = None  # the auth namespace's version, when the limiter read it
-    auth_version_read: bool = False
+    reads: Reads = field(default_factory=Reads)
     uow: UnitOfWork | None = None
     totals: TotalCache | None = None  # the response cache's list total, handed to the unit of work
     rate: RateWindow | None = None
@@ -63,26 +82,30 @@ class RequestState:
     replayed: bool = False
     touch_key_id: int | None = None
     # Cache namespaces a console page's completed write bumps (API operations declare theirs).
-    invalidates: tuple[str, ...] = ()
+    invalidates: tuple[Namespace, ...] = ()
 
 
+# Typed locals, not cast(): Flask's extensions and g hold Any, and these run on every request.
 def container() -> Container:
-    return current_app.extensions["inkwell"]
+    built: Container = current_app.extensions["inkwell"]
+    return built
 
 
 def state() -> RequestState:
-    return g.inkwell
+    current: RequestState = g.inkwell
+    return current
 
 
 def current_actor() -> Actor | None:
-    return g.inkwell.actor
+    current: RequestState = g.inkwell
+    return current.actor
 
 
 def uow() -> UnitOfWork:
     """The request's unit of work, opened on first use (cached reads never touch the database)."""
-    current = g.inkwell
+    current: RequestState = g.inkwell
     if current.uow is None:
-        current.uow = UnitOfWork(
-            container().db.session(write=current.method not in SAFE_METHODS), totals=current.totals
+        current.uow = container().unit_of_work(
+            write=current.method not in SAFE_METHODS, totals=current.totals
         )
     return current.uow

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar, get_origin
+from typing import Any, TypedDict, TypeVar, get_origin
 from urllib.parse import urlencode
 
 from flask import Response, request
@@ -21,6 +21,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from services.errors import PreconditionFailed
 from web.errors import MalformedJson, RequestInvalid, validation_errors
+from web.versions import RESPONSES, Namespace
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,7 +39,7 @@ class Access(StrEnum):
 class CachePolicy:
     """A GET served through the response cache: the namespace whose version guards its entries."""
 
-    namespace: str
+    namespace: Namespace
     # The response does not depend on who asks (the public catalog): one entry for all.
     public: bool = False
     # A paginated list: its total is cached too, per filter set, under the same namespace version.
@@ -63,11 +64,9 @@ class Operation:
     limited: bool = True
     limits: tuple[str, ...] = ()  # named limits on top of the caller's budget ("login")
     cache: CachePolicy | None = None
-    invalidates: tuple[str, ...] = ()  # cache namespaces a 2xx write bumps
-    # The service may revoke credentials even when it answers an error (a spent refresh token
-    # revokes its login, then answers 401): the `auth` namespace is bumped after any response
-    # whose unit of work says it revoked some (UnitOfWork.revoked_credentials).
-    revokes: bool = False
+    # Response namespaces a 2xx write bumps. Revoking credentials is not declared here: the
+    # service records it on its unit of work, whatever it answers (web/pipeline.py bumps AUTH).
+    invalidates: tuple[Namespace, ...] = ()
     idempotent: bool = False  # Idempotency-Key honoured
     # Filled in at registration (web/pipeline.py), from the route table.
     endpoint: str = ""
@@ -86,6 +85,25 @@ class Operation:
         )
 
 
+class Shared(TypedDict, total=False):
+    """Declarations several operations share, spread into @operation(**...)."""
+
+    access: Access
+    scope: str
+    admin: bool
+    limited: bool
+    invalidates: Sequence[Namespace]
+
+
+def check_namespaces(declared: Operation, where: str) -> None:
+    """Refuse, at registration, a namespace that is not a response namespace of the Enum: a bare
+    string ("post" for "posts") would leave entries stale for their TTL, silently."""
+    named = [*declared.invalidates, *([declared.cache.namespace] if declared.cache else [])]
+    for namespace in named:
+        if not isinstance(namespace, Namespace) or namespace not in RESPONSES:
+            raise TypeError(f"{where}: {namespace!r} is not a response namespace ({', '.join(RESPONSES)})")
+
+
 def operation(
     *,
     access: Access = Access.ANYONE,
@@ -101,8 +119,7 @@ def operation(
     limited: bool = True,
     limits: Sequence[str] = (),
     cache: CachePolicy | None = None,
-    invalidates: Sequence[str] = (),
-    revokes: bool = False,
+    invalidates: Sequence[Namespace] = (),
     idempotent: bool | None = None,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Declare a Resource method. The docstring's first line is the summary, the rest the description.
@@ -130,7 +147,6 @@ def operation(
             limits=tuple(limits),
             cache=cache,
             invalidates=tuple(invalidates),
-            revokes=revokes,
             idempotent=(method.__name__ == "post") if idempotent is None else idempotent,
         )
         return method

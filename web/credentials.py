@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.actor import Actor
+from services.config import Clock
 
 AUTH_NAMESPACE = "auth"
 MAX_ENTRIES = 10_000  # a process remembers at most this many credentials, then starts over
@@ -44,8 +45,9 @@ class Remembered:
 class CredentialCache:
     # Shared by the server's threads: every access is one dict operation (atomic under the GIL),
     # and none assumes an entry another thread may have removed meanwhile.
-    def __init__(self, leeway_seconds: int) -> None:
+    def __init__(self, leeway_seconds: int, clock: Clock) -> None:
         self.leeway = leeway_seconds
+        self.clock = clock  # the services' (a key's expiry is theirs to decide)
         self._entries: dict[bytes, Remembered] = {}
 
     @staticmethod
@@ -55,7 +57,11 @@ class CredentialCache:
 
     def get(self, fingerprint: bytes) -> Remembered | None:
         entry = self._entries.get(fingerprint)
-        if entry is not None and entry.expires_at is not None and time.time() >= entry.expires_at:
+        if (
+            entry is not None
+            and entry.expires_at is not None
+            and self.clock.now().timestamp() >= entry.expires_at
+        ):
             self._entries.pop(fingerprint, None)  # another thread may have removed it already
             return None
         return entry

@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Response, request
 
 from core.idempotency import DatabaseStore, RedisStore, Saved
-from core.redis import Breaker
+from core.redis import Breaker, RedisClient
 from services.errors import Conflict, Invalid
 from web.context import RequestState
 from web.limits import identity
@@ -34,7 +34,9 @@ HEADER = "Idempotency-Key"
 
 
 class Idempotency:
-    def __init__(self, db: Any, redis_client: Any, prefix: str, breaker: Breaker, secret: str) -> None:
+    def __init__(
+        self, db: Any, redis_client: RedisClient | None, prefix: str, breaker: Breaker, secret: str
+    ) -> None:
         self.secret = secret.encode()
         derived = hashlib.sha256(b"inkwell idempotency body encryption\0" + self.secret).digest()
         self.fernet = Fernet(base64.urlsafe_b64encode(derived))

@@ -8,17 +8,13 @@ Flask-Limiter is the limiter of the embedded defaults (no Redis) and the per-pro
 while Redis fails: its fixed-window strategy on its memory storage, called through the
 strategy's own `hit` / `get_window_stats` from check(). Its per-request evaluation is not
 installed on the app: it would count at a place set by hook order, not at step 3. With Redis,
-one script on the shared client counts instead (below), because it also reads the cache's keys
-in the same round trip and runs on Sentinel and Cluster through the client the cache uses.
+one script on the shared client counts instead: the request's other reads ride on it
+(web/roundtrip.py), and it runs on Sentinel and Cluster through the client the cache uses.
 
 Strategy: fixed window. One atomic Lua call on the shared Redis client (INCRBY, and PEXPIRE when
 the window is new) both admits and counts, so N allowed means exactly N admitted under any
-concurrency across processes and hosts, at one Redis round trip per request. The same call
-returns the window's remaining time (for the headers) and, on one server or Sentinel, reads the
-response cache's keys (a cached GET costs one round trip in all). On a cluster the counter (its
-slot is the identity's, `{key:42}`) and the cache's keys (the namespace's slot) live on different
-nodes, so the cache reads them in a second round trip of its own. The price of the fixed window
-is a possible burst of 2N across a window boundary.
+concurrency across processes and hosts. The same call returns the window's remaining time (for
+the headers). The price of the fixed window is a possible burst of 2N across a window boundary.
 
 Failure: a Redis error trips the breaker and the request is counted in per-process memory
 instead; an error never admits a request uncounted. The breaker probes Redis again after its
@@ -37,58 +33,29 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
 from limits.strategies import RateLimiter
-from redis.exceptions import NoScriptError
 
-from core.redis import Breaker, ThreadConnections, is_cluster
+from core.redis import Breaker, RedisClient
 from core.settings import Settings
 from services import auth
-from web.context import RateWindow, RequestState, uow
+from web.context import RateWindow, Reads, RequestState, uow
 from web.errors import RateLimited
+from web.roundtrip import RoundTrip
 
 log = logging.getLogger("inkwell.limits")
 
-# KEYS[1] is the counter; any further KEYS are read back in the same round trip.
-INCR_WITH_TTL = """
-local current = redis.call('incrby', KEYS[1], ARGV[2])
-local ttl = redis.call('pttl', KEYS[1])
-if ttl < 0 then
-    redis.call('pexpire', KEYS[1], ARGV[1])
-    ttl = tonumber(ARGV[1])
-end
-local out = {current, ttl}
-for i = 2, #KEYS do
-    out[i + 1] = redis.call('get', KEYS[i])
-end
-return out
-"""
-
 
 class RedisWindow:
-    """The fixed window on the shared Redis client, on any topology: one script call per hit."""
+    """The fixed window on the shared Redis client, on any topology: one script call per hit,
+    sent by web/roundtrip.py with whatever else the request reads."""
 
-    def __init__(self, client: Any, prefix: str, direct: ThreadConnections) -> None:
+    def __init__(self, client: RedisClient, prefix: str, trip: RoundTrip) -> None:
         self.client = client
-        self.script = client.register_script(INCR_WITH_TTL)
         self.prefix = prefix
-        self.direct = direct
+        self.trip = trip
 
-    def count(self, item: RateLimitItem, key: str, prefetch: list[str]) -> tuple[int, float, list[Any]]:
-        keys, args = [self.prefix + key, *prefetch], [item.get_expiry() * 1000, 1]
-        if self.direct.enabled:
-            count, ttl_ms, *fetched = self._evalsha(keys, args)
-        else:
-            count, ttl_ms, *fetched = self.script(keys, args)
-        return int(count), time.time() + int(ttl_ms) / 1000, fetched
-
-    def _evalsha(self, keys: list[str], args: list[int]) -> list[Any]:
-        """The script on this thread's own connection (the one command a cached GET sends). An
-        unknown script (a Redis that restarted, a SCRIPT FLUSH) is loaded again, as the
-        client's Script object would."""
-        try:
-            return self.direct.execute("EVALSHA", self.script.sha, len(keys), *keys, *args)  # type: ignore[no-any-return]
-        except NoScriptError:
-            self.script.sha = self.client.script_load(INCR_WITH_TTL)
-            return self.direct.execute("EVALSHA", self.script.sha, len(keys), *keys, *args)  # type: ignore[no-any-return]
+    def count(self, item: RateLimitItem, key: str, reads: Reads | None) -> tuple[int, float]:
+        count, ttl_ms = self.trip.count(self.prefix + key, item.get_expiry() * 1000, reads)
+        return count, time.time() + ttl_ms / 1000
 
     def peek(self, item: RateLimitItem, key: str) -> tuple[int, float]:
         """The window's count and reset time, without counting (one key: one node)."""
@@ -201,13 +168,11 @@ class RateLimits:
     def __init__(
         self,
         settings: Settings,
-        redis_client: Any,
+        redis_client: RedisClient | None,
         breaker: Breaker,
-        auth_version_key: str,
-        direct: ThreadConnections,
+        trip: RoundTrip | None,
     ) -> None:
         config = settings.rate_limit
-        self.auth_version_key = auth_version_key  # read in the same round trip (web/credentials.py)
         self.enabled = config.enabled
         self.anonymous = parse(config.anonymous)
         self.authenticated = parse(config.authenticated)
@@ -216,9 +181,9 @@ class RateLimits:
         self.login = parse(config.login)
         self.breaker = breaker  # shared with the cache: any Redis error makes it invalidate everything
         prefix = f"{settings.redis.key_prefix}:rl:"
-        self.remote = RedisWindow(redis_client, prefix, direct) if redis_client else None
-        # One server or Sentinel: the counter's script also reads the cache's keys (any slots).
-        self.prefetch = redis_client is not None and not is_cluster(redis_client)
+        self.remote = (
+            RedisWindow(redis_client, prefix, trip) if redis_client is not None and trip is not None else None
+        )
         self.local = MemoryWindow()
 
     def budget(self, state: RequestState) -> RateLimitItem | None:
@@ -254,15 +219,10 @@ class RateLimits:
             account, user_id = password_account(state, named)
             if not from_known_origin(user_id):
                 checks.append(("login", self.login, f"login-account:{account}"))
-        prefetch: list[str] = []
-        if self.prefetch:
-            if state.credential is not None:
-                prefetch.append(self.auth_version_key)
-            if state.cache is not None:
-                prefetch += state.cache.keys
+        reads: Reads | None = state.reads  # the steps' reads ride on the first counter sent
         for policy, item, key in checks:
-            window = self._hit(state, policy, item, key, prefetch)
-            prefetch = []  # only the first round trip carries the other reads
+            window = self._hit(policy, item, key, reads)
+            reads = None
             if state.rate is None or window.remaining <= state.rate.remaining:
                 state.rate = window
             if window.refused:
@@ -294,20 +254,12 @@ class RateLimits:
             window_seconds=item.get_expiry(),
         )
 
-    def _hit(
-        self, state: RequestState, policy: str, item: RateLimitItem, key: str, prefetch: list[str]
-    ) -> RateWindow:
+    def _hit(self, policy: str, item: RateLimitItem, key: str, reads: Reads | None) -> RateWindow:
         window_key = counter_key(item, policy, key)
         count = reset_at = None
         if self.remote is not None and self.breaker.allow():
             try:
-                count, reset_at, fetched = self.remote.count(item, window_key, prefetch)
-                if prefetch and state.credential is not None:
-                    raw, *fetched = fetched
-                    state.auth_version = int(raw) if raw is not None else None
-                    state.auth_version_read = True
-                if prefetch and state.cache is not None:
-                    state.cache.fetched = fetched
+                count, reset_at = self.remote.count(item, window_key, reads)
             except Exception as exc:
                 log.warning(
                     "rate-limit storage failed (%s); counting in this process", exc.__class__.__name__

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from schemas.common import MAX_ID, Problem
 from web.container import Container
@@ -124,7 +124,7 @@ def document(app: Flask) -> dict[str, Any]:
 
 def build(app: Flask) -> dict[str, Any]:
     ops = operations(app)
-    models: set[tuple[type[BaseModel], str]] = {(Problem, "serialization")}
+    models: set[tuple[type[BaseModel], JsonSchemaMode]] = {(Problem, "serialization")}
     for op in ops:
         models |= {(m, "validation") for m in (op.body, op.query) if m}
         models |= {(m, "serialization") for m in _response_models(op)}
@@ -311,7 +311,8 @@ def _responses(op: Operation, refs: Any) -> dict[str, Any]:
 def _success_schema(op: Operation, refs: Any) -> dict[str, Any]:
     models = _response_models(op)
     if len(models) == 1:
-        return refs[(models[0], "serialization")]
+        schema: dict[str, Any] = refs[(models[0], "serialization")]
+        return schema
     if models:
         return {"anyOf": [refs[(m, "serialization")] for m in models]}
     return {"type": "object"} if op.media == "application/json" else STRING
@@ -320,12 +321,13 @@ def _success_schema(op: Operation, refs: Any) -> dict[str, Any]:
 def _security(op: Operation) -> list[dict[str, list[str]]]:
     """Exactly what web/access.py enforces; an API key's requirement names the scope it needs."""
     key_scopes = [op.scope] if op.scope else (["read"] if op.method == "GET" else [])
-    return {
+    requirements: dict[Access, list[dict[str, list[str]]]] = {
         Access.NONE: [],
         Access.ANYONE: [{}, {"bearerAuth": []}, {"apiKey": key_scopes}],
         Access.CREDENTIAL: [{"bearerAuth": []}, {"apiKey": key_scopes}],
         Access.BEARER: [{"bearerAuth": []}],
-    }[op.access]
+    }
+    return requirements[op.access]
 
 
 def _configured_values(schemas: dict[str, Any], settings: Any) -> None:
@@ -359,5 +361,5 @@ def _drop_null(prop: dict[str, Any]) -> dict[str, Any]:
     return prop
 
 
-def _name(ref: dict[str, Any]) -> str:
+def _name(ref: dict[str, str]) -> str:
     return ref["$ref"].rsplit("/", 1)[1]

@@ -32,21 +32,22 @@ import logging
 import os
 import re
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import flask_restful
 from flask import Flask, Response, current_app, g, request, request_started
 
 from services import auth
-from services.uow import UnitOfWork
 from web import access, http, telemetry
 from web.cache import ResponseCache
 from web.context import RequestState, container
-from web.contract import Operation, parse_body, parse_query
+from web.contract import Operation, check_namespaces, parse_body, parse_query
 from web.credentials import CredentialCache
 from web.errors import RequestInvalid, to_problem
 from web.idempotency import Idempotency
 from web.limits import RateLimits, rate_headers
+from web.roundtrip import RoundTrip
+from web.versions import Namespace, Versions
 
 log = logging.getLogger("inkwell.pipeline")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -79,12 +80,16 @@ class Pipeline:
         self,
         limits: RateLimits,
         cache: ResponseCache,
+        versions: Versions,
+        round_trip: RoundTrip | None,
         idempotency: Idempotency,
         credentials: CredentialCache,
         pages: Pages | None = None,
     ) -> None:
         self.limits = limits
         self.cache = cache
+        self.versions = versions
+        self.round_trip = round_trip
         self.idempotency = idempotency
         self.credentials = credentials
         self.pages = pages
@@ -108,12 +113,14 @@ class Pipeline:
         answered = _flask_hooks()
         if answered is not None:
             return answered
-        access.authenticate(state, self.credentials, self.cache)  # 2
+        access.authenticate(state, self.credentials, self.versions)  # 2
         _read_query(state)  # step 7's query half, early: the cache keys on the parsed query
-        self.cache.plan(state)  # names the cache keys the limiter's round trip reads as well
-        self.limits.check(state)  # 3 (its round trip also reads the auth version)
+        self.cache.plan(state)  # 5's keys, named for the one round trip
+        self.limits.check(state)  # 3; the round trip carries the keys 2 and 5 named
+        if self.round_trip is not None:
+            self.round_trip.fetch(state.reads)  # what no counter carried (limits off, a cluster)
         remembered = state.actor
-        access.confirm(state, self.credentials, self.cache)  # 2, finished: nothing revoked since
+        access.confirm(state, self.credentials, self.versions)  # 2, finished: nothing revoked since
         if state.actor is not remembered:
             self.cache.plan(state)  # the keys were named for who the caller was (a demoted admin)
         if state.auth_failure is not None:
@@ -130,7 +137,8 @@ class Pipeline:
                 request.view_args["query"] = state.query
             if operation.body is not None:
                 request.view_args["body"] = parse_body(operation.body)
-        return current_app.dispatch_request()  # 8, 9; routing errors (404, 405) raise here
+        # 8, 9; routing errors (404, 405) raise here. Every Resource method returns a Response.
+        return cast(Response, current_app.dispatch_request())
 
     def _run_page(self, state: RequestState, pages: Pages) -> Response:
         answered = _flask_hooks()
@@ -151,7 +159,15 @@ class Pipeline:
             self.cache.finish(state, response)
         except Exception as exc:
             log.error("response cache step after the method failed: %s", exc.__class__.__name__)
+        unit = state.uow
         _close(state)
+        if unit is not None and unit.revoked_credentials:
+            # Committed (or rolled back: a needless bump is harmless): every process re-checks
+            # its remembered callers, whatever the response (a reused refresh token is a 401).
+            try:
+                self.versions.bump((Namespace.AUTH,))
+            except Exception as exc:
+                log.error("revoking remembered credentials failed: %s", exc.__class__.__name__)
         try:
             self.idempotency.finish(state, response)
         except Exception as exc:
@@ -196,7 +212,7 @@ def _close(state: RequestState) -> None:
         unit.close()
     if state.touch_key_id is None:
         return
-    touch = UnitOfWork(container().db.session(write=True))
+    touch = container().unit_of_work(write=True)
     try:
         auth.touch_key(uow=touch, key_id=state.touch_key_id)
     except Exception as exc:  # last_used_at is bookkeeping; it never fails a served request
@@ -216,7 +232,9 @@ class InkwellFlask(Flask):
         return self.finalize_request(self.pipeline.handle())
 
 
-def register(app: InkwellFlask, api: flask_restful.Api, routes: list[tuple[str, type, str]]) -> None:
+def register(
+    app: InkwellFlask, api: flask_restful.Api, routes: list[tuple[str, type[flask_restful.Resource], str]]
+) -> None:
     """Add the route table's Resources and index each method's declaration for the pipeline."""
     for url, resource, name in routes:
         api.add_resource(resource, url, endpoint=name)
@@ -224,6 +242,7 @@ def register(app: InkwellFlask, api: flask_restful.Api, routes: list[tuple[str, 
             declared: Operation | None = getattr(getattr(resource, method.lower(), None), "operation", None)
             if declared is None:
                 raise LookupError(f"{resource.__name__}.{method.lower()} has no @operation declaration")
+            check_namespaces(declared, f"{resource.__name__}.{method.lower()}")
             tag = resource.__module__.rsplit(".", 1)[-1].replace("_", "-")
             bound = replace(declared, endpoint=name, method=method, tag=tag)
             app.pipeline.operations[(name, method)] = bound

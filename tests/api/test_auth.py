@@ -10,8 +10,7 @@ import jwt
 import pytest
 
 import models
-from tests.api.helpers import PRIVATE_USER, bearer, count
-from tests.conftest import PASSWORD, assert_problem
+from tests.support.http import PASSWORD, PRIVATE_USER, assert_problem, bearer, count
 
 ME = "/api/v1/me"
 
@@ -172,15 +171,19 @@ def test_refresh_errors(client):
     assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": 5}), 422)
 
 
-def test_refresh_token_expires(make_app):
-    app = make_app(auth={"refresh_ttl_seconds": 1})
+def test_refresh_token_expires(make_app, clock):
+    app = make_app(auth={"refresh_ttl_seconds": 60})
     client = app.test_client()
     client.post(
         "/api/v1/auth/register", json={"username": "alice", "email": "a@example.com", "password": PASSWORD}
     )
     pair = client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).get_json()
-    time.sleep(1.2)
-    assert_problem(client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]}), 401)
+    clock.advance(59)  # still inside its 60 s
+    fresh = client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert fresh.status_code == 200
+    clock.advance(61)  # the new one, never used, is past its 60 s
+    expired = client.post("/api/v1/auth/refresh", json={"refresh_token": fresh.get_json()["refresh_token"]})
+    assert_problem(expired, 401)
 
 
 def test_logout_denies_access_and_refresh_family(api, client):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import models
-from tests.api.helpers import COMMENT_KEYS, ENVELOPE, count, links
-from tests.conftest import assert_problem
+from tests.support.http import COMMENT_KEYS, ENVELOPE, assert_problem, count, links
 
 
 def comment(client, headers, post_id: int, content: str = "Nice post") -> dict:

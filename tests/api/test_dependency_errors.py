@@ -15,8 +15,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from core.settings import Settings
+from services.config import ServiceConfig
 from services.uow import UnitOfWork
-from tests.conftest import PG_ADMIN_URL, make_settings, postgres_or_skip
+from tests.support.services import PG_ADMIN_URL, make_settings, postgres_or_skip
 from web.context import RequestState
 from web.errors import to_problem
 
@@ -137,7 +138,7 @@ def test_closing_a_unit_of_work_on_a_dead_connection_never_raises() -> None:
     postgres_or_skip()
     engine = create_engine(PG_ADMIN_URL, pool_pre_ping=True)
     try:
-        unit = UnitOfWork(Session(engine))
+        unit = UnitOfWork(Session(engine), ServiceConfig.from_settings(Settings()))
         backend = unit.session.scalar(text("SELECT pg_backend_pid()"))
         killer = create_engine(PG_ADMIN_URL)
         try:
@@ -173,7 +174,7 @@ def test_a_rollback_that_fails_on_a_live_connection_still_returns_it(tmp_path) -
         max_overflow=0,
     )
     try:
-        unit = UnitOfWork(Session(engine))
+        unit = UnitOfWork(Session(engine), ServiceConfig.from_settings(Settings()))
         assert unit.session.scalar(text("SELECT 1")) == 1
         failing["on"] = True
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import counts
-from tests.conftest import PASSWORD, assert_problem
+from tests.support.http import PASSWORD, assert_problem, counts
 
 POSTS = "/api/v1/posts"
 

@@ -15,8 +15,9 @@ from app import create_app
 from core.settings import Settings
 from tests.api.test_auth import claims, forge
 from tests.api.test_query_counts import count_queries
-from tests.conftest import PASSWORD, Api, assert_problem, make_settings
 from tests.console.conftest import TOKEN, Console
+from tests.support.http import PASSWORD, Api, assert_problem
+from tests.support.services import make_settings
 
 ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}
 OWNER = {"REMOTE_ADDR": "198.51.100.7"}

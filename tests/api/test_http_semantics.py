@@ -7,8 +7,8 @@ import threading
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, assert_problem
-from tests.live import app_env, live_server
+from tests.support.http import PASSWORD, assert_problem
+from tests.support.live import app_env, live_server
 
 
 def test_304_and_412(api):
@@ -94,7 +94,7 @@ def test_links_are_relative_so_the_host_header_never_reaches_the_cache(api, clie
 
 
 def test_304_keeps_rate_limit_and_security_headers_and_weak_match(make_app):
-    from tests.conftest import Api
+    from tests.support.http import Api
 
     app = make_app(rate_limit={"enabled": True, "anonymous": "100/minute"})
     api = Api(app.test_client(), app)

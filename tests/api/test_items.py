@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 import models
-from tests.api.helpers import ITEM_KEYS, count
-from tests.conftest import assert_problem
+from tests.support.http import ITEM_KEYS, assert_problem, count
 
 ITEMS = "/api/v1/items"
 

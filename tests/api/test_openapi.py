@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from tests.openapi_check import NOT_API
+from tests.support.openapi_check import NOT_API
 from web.pipeline import operations
 
 
@@ -113,7 +113,7 @@ def test_the_checking_client_catches_drift(app: Flask, client: FlaskClient) -> N
     import pytest
     from flask import Response
 
-    from tests.openapi_check import check
+    from tests.support.openapi_check import check
 
     good = client.get("/api/v1/items")  # passed the check on its way here
     drifts = {

@@ -14,8 +14,9 @@ from sqlalchemy import text
 from app import create_app
 from core import migrations
 from core.migrations import upgrade_database
-from tests.conftest import assert_problem, make_settings
-from tests.live import free_port
+from tests.support.http import assert_problem
+from tests.support.processes import free_port
+from tests.support.services import make_settings
 
 
 def _closed_port_pg() -> str:
@@ -170,7 +171,7 @@ def test_json_access_line_and_error_line_carry_the_request_id(
 
 
 def test_identity_kinds_in_the_access_log(make_app, capsys) -> None:
-    from tests.conftest import Api
+    from tests.support.http import Api
 
     app = make_app(log={"json": True, "level": "INFO"})
     api = Api(app.test_client(), app)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask_restful
 import pytest
 from flask import Flask, g, request, request_started
+from flask_restful import Resource
 from werkzeug.exceptions import ServiceUnavailable
 
-from tests.conftest import Api, assert_problem
+from tests.support.http import Api, assert_problem
 from web import pipeline
-from web.contract import Access
+from web.contract import Access, CachePolicy, operation
+from web.versions import Namespace
 
 BAD_LOGIN = {"username": "alice", "password": "wrong-password"}
 
@@ -216,3 +219,26 @@ def test_every_operation_declares_its_access(app: Flask) -> None:
     for op in pipeline.operations(app):
         assert isinstance(op.access, Access), op.operation_id
         assert op.summary and op.tag, op.operation_id
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        {"invalidates": ("post",)},  # a bare string, misspelt: lists would stay stale for the TTL
+        {"invalidates": ("posts",)},  # a bare string, even a right one
+        {"invalidates": (Namespace.AUTH,)},  # revocation is the service's to record, not a bump
+        {"cache": CachePolicy("items")},
+    ],
+)
+def test_a_namespace_outside_the_enum_stops_registration(declared: dict[str, Any]) -> None:
+    app = pipeline.InkwellFlask("namespaces")
+    app.pipeline = pipeline.Pipeline.__new__(pipeline.Pipeline)
+    app.pipeline.operations = {}
+
+    class Misdeclared(Resource):
+        @operation(**declared)
+        def get(self) -> Any:
+            return {}
+
+    with pytest.raises(TypeError, match="is not a response namespace"):
+        pipeline.register(app, flask_restful.Api(app), [("/x", Misdeclared, "misdeclared")])

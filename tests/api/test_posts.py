@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 import models
-from tests.api.helpers import ENVELOPE, POST_KEYS, count, links
-from tests.conftest import assert_problem
+from tests.support.http import ENVELOPE, POST_KEYS, assert_problem, count, links
 
 POSTS = "/api/v1/posts"
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from tests.conftest import Api
+from tests.support.http import Api
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-from tests.conftest import assert_problem
+from tests.support.http import assert_problem
 
 
 def test_health(client):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import models
-from tests.api.helpers import ENVELOPE, PRIVATE_USER, PUBLIC_USER, count, links
-from tests.conftest import PASSWORD, assert_problem
+from tests.support.http import ENVELOPE, PASSWORD, PRIVATE_USER, PUBLIC_USER, assert_problem, count, links
 
 USERS = "/api/v1/users"
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD
+from tests.support.http import PASSWORD
 
 TOKEN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 SECRET = re.compile(r"iwk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")

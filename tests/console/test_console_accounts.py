@@ -6,8 +6,9 @@ from flask import Flask
 
 from app import create_app
 from core.settings import Settings
-from tests.conftest import PASSWORD, make_settings
 from tests.console.conftest import TOKEN, Console, errors, field_has_error, text
+from tests.support.http import PASSWORD
+from tests.support.services import make_settings
 
 
 def cookie_header(response) -> str:  # type: ignore[no-untyped-def]

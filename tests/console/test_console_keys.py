@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tests.conftest import PASSWORD
 from tests.console.conftest import SECRET, Console, errors, field_has_error, text
+from tests.support.http import PASSWORD
 
 
 def test_create_key_shows_the_secret_once_and_the_api_accepts_it(console: Console) -> None:

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from services import auth, posts
-from tests.conftest import PASSWORD
 from tests.console.conftest import Console, errors, text
+from tests.support.http import PASSWORD
 
 
 def test_console_404_is_an_html_page_with_strict_headers(console: Console) -> None:

@@ -10,7 +10,8 @@ import pytest
 import redis
 from flask import Flask
 
-from tests.conftest import REDIS_URL, Api, redis_or_skip
+from tests.support.http import Api
+from tests.support.services import REDIS_URL, redis_or_skip
 
 
 def delete_prefix(prefix: str, url: str = REDIS_URL) -> None:

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tests.conftest import redis_or_skip, require_service
-from tests.live import ROOT
+from tests.support.live import ROOT
+from tests.support.services import redis_or_skip, require_service
 
 SCENARIOS = [
     "bare Flask + waitress (baseline)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api, assert_problem
+from tests.support.http import Api, assert_problem
 
 
 def test_miss_then_hit_with_same_body_and_etag(rapi):
@@ -99,7 +99,7 @@ def test_cache_values_are_json_under_their_own_prefix(rapi, redis_prefix):
     import orjson
     import redis
 
-    from tests.conftest import REDIS_URL
+    from tests.support.services import REDIS_URL
 
     sent = rapi.client.get("/api/v1/items")
     client = redis.Redis.from_url(REDIS_URL)
@@ -118,7 +118,7 @@ def test_a_miss_is_stored_with_its_ttl_after_redis_closed_the_connection(redis_a
     reconnected and the SET sent again, as redis-py's client would, not a breaker trip."""
     import redis
 
-    from tests.conftest import REDIS_URL
+    from tests.support.services import REDIS_URL
 
     app = redis_app(rate_limit={"enabled": False})  # the limiter's script would reconnect first
     api = Api(app.test_client(), app)

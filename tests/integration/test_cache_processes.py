@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import REDIS_URL, redis_or_skip
-from tests.integration.load import user_and_post
-from tests.live import app_env, live_server
+from tests.support.live import app_env, live_server
+from tests.support.load import user_and_post
+from tests.support.services import REDIS_URL, redis_or_skip
 
 
 @pytest.mark.server

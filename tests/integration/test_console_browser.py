@@ -18,9 +18,10 @@ import pytest
 import requests
 
 from core.migrations import upgrade_database
-from tests.conftest import PASSWORD, require_service
 from tests.integration.test_docs_browser import chrome
-from tests.live import ROOT, app_env, flask_cli, live_server
+from tests.support.http import PASSWORD
+from tests.support.live import ROOT, app_env, flask_cli, live_server
+from tests.support.services import require_service
 
 pytestmark = pytest.mark.server
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import redis
 from flask import Flask
 
-from tests.conftest import REDIS_URL
 from tests.console.conftest import Console, text
+from tests.support.services import REDIS_URL
 
 
 def test_usage_reads_the_shared_redis_window(redis_app: Callable[..., Flask], redis_prefix: str) -> None:

@@ -11,7 +11,8 @@ from sqlalchemy import update
 
 from models import ApiKey
 from tests.api.test_query_counts import count_queries
-from tests.conftest import REDIS_URL, Api, assert_problem
+from tests.support.http import Api, assert_problem
+from tests.support.services import REDIS_URL
 
 
 def two_processes(redis_app: Any, **overrides: Any) -> tuple[Api, Api]:

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.migrations import upgrade_database
-from tests.conftest import require_service
-from tests.live import ROOT, app_env, live_server
+from tests.support.live import ROOT, app_env, live_server
+from tests.support.services import require_service
 
 pytestmark = pytest.mark.server
 CHROMIUM = "/usr/bin/chromium"

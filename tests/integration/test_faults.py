@@ -16,9 +16,9 @@ import time
 import pytest
 import requests
 
-from tests.integration.load import Load, Outcome, user_and_post
-from tests.integration.private import private_postgres, private_redis
-from tests.live import app_env, flask_cli, serve_process
+from tests.support.live import app_env, flask_cli, serve_process
+from tests.support.load import Load, Outcome, user_and_post
+from tests.support.private import private_postgres, private_redis
 
 pytestmark = pytest.mark.server
 

@@ -30,8 +30,9 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from tests.conftest import PASSWORD, make_settings
-from tests.live import free_port
+from tests.support.http import PASSWORD
+from tests.support.processes import free_port
+from tests.support.services import make_settings
 
 PACKAGE = "inkwell_sdk"
 BASE_URL = "http://testserver"

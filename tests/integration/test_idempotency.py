@@ -9,8 +9,9 @@ import requests
 from sqlalchemy import create_engine, func, select
 
 from models import Post
-from tests.conftest import PASSWORD, REDIS_URL, Api, assert_problem, redis_or_skip
-from tests.live import app_env, live_server
+from tests.support.http import PASSWORD, Api, assert_problem
+from tests.support.live import app_env, live_server
+from tests.support.services import REDIS_URL, redis_or_skip
 
 
 @pytest.fixture(params=["redis", "database"])

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.live import FLASK, ROOT, Served, app_env, free_port, serve_process
+from tests.support.live import FLASK, ROOT, Served, app_env, serve_process
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.server
 

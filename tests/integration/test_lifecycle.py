@@ -14,8 +14,9 @@ import time
 import pytest
 import requests
 
-from tests.integration.load import Load, user_and_post
-from tests.live import FLASK, ROOT, Served, app_env, serve_process, stop_group
+from tests.support.live import FLASK, ROOT, Served, app_env, serve_process
+from tests.support.load import Load, user_and_post
+from tests.support.processes import stop_group, wait_until
 
 pytestmark = pytest.mark.server
 
@@ -25,13 +26,6 @@ def healthy(base: str) -> bool:
         return requests.get(f"{base}/healthz", timeout=5).status_code == 200
     except requests.ConnectionError:
         return False
-
-
-def wait_until(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def reloaded(served: Served, drained: int) -> bool:
@@ -46,11 +40,11 @@ def test_sighup_under_load_fails_no_request_and_drops_no_connection(sqlite_url):
         with Load(served.base, post_id, headers, threads=4) as load:
             time.sleep(2)
             os.kill(served.proc.pid, signal.SIGHUP)
-            wait_until(lambda: reloaded(served, 2), 30, "the first reload did not finish")
+            wait_until(lambda: reloaded(served, 2), "the first reload did not finish", 30)
             middle = set(served.workers())
             time.sleep(1)
             os.kill(served.proc.pid, signal.SIGHUP)
-            wait_until(lambda: reloaded(served, 4), 30, "the second reload did not finish")
+            wait_until(lambda: reloaded(served, 4), "the second reload did not finish", 30)
             time.sleep(1)
         after = set(served.workers())
         print("outcomes:", load.summary(), "of", len(load.outcomes))
@@ -135,11 +129,11 @@ def test_a_crashing_worker_restarts_with_growing_delays(sqlite_url):
             (worker,) = served.workers()
             os.kill(worker, signal.SIGKILL)
             wait_until(
-                lambda e=expected: f"restarting in {e} s" in served.log(), 10, f"no {expected} s backoff"
+                lambda e=expected: f"restarting in {e} s" in served.log(), f"no {expected} s backoff", 10
             )
             delays.append(expected)
-            wait_until(lambda w=worker: served.workers() not in ([], [w]), 15, "the worker did not come back")
-            wait_until(lambda: healthy(served.base), 15, "the server did not answer again")
+            wait_until(lambda w=worker: served.workers() not in ([], [w]), "the worker did not come back", 15)
+            wait_until(lambda: healthy(served.base), "the server did not answer again", 15)
         assert delays == ["0.5", "1.0", "2.0"]
 
 
@@ -166,7 +160,7 @@ def test_a_new_release_takes_over_the_port_without_refusing_a_request(sqlite_url
                     )
                 )
                 wait_until(
-                    lambda: log_path.read_text().count("serving on") == 2, 30, "the new release is not up"
+                    lambda: log_path.read_text().count("serving on") == 2, "the new release is not up", 30
                 )
                 os.kill(old.proc.pid, signal.SIGTERM)
                 assert old.proc.wait(timeout=30) == 0

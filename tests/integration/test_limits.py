@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import REDIS_URL, Api, assert_problem, redis_or_skip
-from tests.live import app_env, live_server
+from tests.support.http import Api, assert_problem
+from tests.support.live import app_env, live_server
+from tests.support.services import REDIS_URL, redis_or_skip
 
 
 def limited(redis_app, **limits):
@@ -169,7 +170,7 @@ def test_a_forgotten_script_and_a_dropped_connection_cost_no_fallback(redis_app,
     admin.script_flush()
     assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "3"
 
-    own = remote.direct.own()
+    own = remote.trip.direct.own()
     own.send_command("CLIENT", "ID")
     admin.client_kill_filter(_id=own.read_response())
     assert api.client.get("/api/v1/items").headers["X-RateLimit-Remaining"] == "2"

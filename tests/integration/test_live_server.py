@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, REDIS_URL, migrated_database, redis_or_skip
-from tests.live import ROOT, app_env, live_server
+from tests.support.http import PASSWORD
+from tests.support.live import ROOT, app_env, live_server
+from tests.support.services import REDIS_URL, migrated_database, redis_or_skip
 
 pytestmark = pytest.mark.server
 

@@ -6,7 +6,7 @@ import subprocess
 
 import requests
 
-from tests.live import app_env, flask_cli, live_server
+from tests.support.live import app_env, flask_cli, live_server
 
 
 def test_server_starts_with_two_workers_and_is_ready(sqlite_url):

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from core.migrations import upgrade_database
-from tests.live import app_env, live_server
+from tests.support.live import app_env, live_server
 
 pytestmark = pytest.mark.server
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from app import create_app
-from tests.conftest import CI, make_settings
+from tests.support.services import CI, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REDOCLY = ROOT / "node_modules" / ".bin" / "redocly"

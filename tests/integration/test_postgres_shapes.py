@@ -15,9 +15,10 @@ from sqlalchemy.exc import DBAPIError
 from core.db import Database
 from core.migrations import at_head
 from core.settings import Settings
-from tests.conftest import PASSWORD, create_pg_database, drop_pg_database, make_settings, postgres_or_skip
-from tests.integration.private import pgbouncer_binary, private_pgbouncer
-from tests.live import FLASK, ROOT, app_env, flask_cli, live_server
+from tests.support.http import PASSWORD
+from tests.support.live import FLASK, ROOT, app_env, flask_cli, live_server
+from tests.support.private import pgbouncer_binary, private_pgbouncer
+from tests.support.services import create_pg_database, drop_pg_database, make_settings, postgres_or_skip
 
 pytestmark = pytest.mark.server
 

@@ -12,8 +12,9 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import require_service
-from tests.live import app_env, free_port, live_server
+from tests.support.live import app_env, live_server
+from tests.support.processes import free_port, wait_until
+from tests.support.services import require_service
 
 
 @contextmanager
@@ -35,13 +36,6 @@ def private_redis(port: int) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         proc.kill()
         proc.wait(timeout=10)
-
-
-def wait_for(check, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
 
 
 @pytest.mark.server
@@ -75,11 +69,13 @@ def test_redis_outage_and_recovery(sqlite_url):
         assert ready.status_code == 503 and ready.json()["checks"]["redis"] == "fail"
         # It comes back on the same port: cache and readiness resume by themselves.
         with private_redis(port):
-            wait_for(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200)
-            wait_for(lambda: requests.get(f"{base}/healthz", timeout=5).status_code == 200)
-            wait_for(
+            wait_until(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200, "ready", 15)
+            wait_until(lambda: requests.get(f"{base}/healthz", timeout=5).status_code == 200, "healthy", 15)
+            wait_until(
                 lambda: (
                     requests.get(f"{base}/api/v1/items?page=1", timeout=5).headers.get("X-Cache")
                     in ("HIT", "MISS")
-                )
+                ),
+                "the cache back on Redis",
+                15,
             )

@@ -23,9 +23,10 @@ import redis.connection
 import requests
 
 from app import create_app
-from tests.conftest import PASSWORD, Api, make_settings
-from tests.integration.redis_topologies import SERVICE, SentinelSet, cluster, sentinel, wait_until
-from tests.live import ROOT, app_env, live_server
+from tests.support.http import PASSWORD, Api
+from tests.support.live import ROOT, app_env, live_server
+from tests.support.redis_topologies import SERVICE, SentinelSet, cluster, sentinel, wait_until
+from tests.support.services import make_settings
 
 LIMIT = 20
 BURST = 60

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.migrations import upgrade_database
-from tests.live import ROOT, app_env, flask_cli, live_server
+from tests.support.live import ROOT, app_env, flask_cli, live_server
 
 pytestmark = pytest.mark.server
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "25")

@@ -12,8 +12,8 @@ from app import create_app
 from core.migrations import upgrade_database
 from entrypoints.seed import SEED_PASSWORD
 from models import ApiKey, Comment, Item, Post, User
-from tests.conftest import create_pg_database, drop_pg_database, make_settings, postgres_or_skip
-from tests.live import app_env, flask_cli
+from tests.support.live import app_env, flask_cli
+from tests.support.services import create_pg_database, drop_pg_database, make_settings, postgres_or_skip
 
 ARGS = ["--users", "40", "--posts", "200", "--comments", "600", "--items", "30"]
 
@@ -118,7 +118,7 @@ def test_seed_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     import subprocess
     import termios
 
-    from tests.live import FLASK, ROOT
+    from tests.support.live import FLASK, ROOT
 
     small = ["seed", "--users", "20", "--posts", "50", "--comments", "80", "--items", "10"]
     piped = tmp_path / "piped.db"

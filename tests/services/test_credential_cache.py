@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
-
-import pytest
+from datetime import UTC, datetime
 
 from services.actor import Actor
-from web import credentials
 from web.credentials import CredentialCache
 
 
-def test_many_threads_meeting_one_expired_credential_all_get_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_time = time.time
+def test_many_threads_meeting_one_expired_credential_all_get_none() -> None:
+    class SlowClock:
+        def now(self) -> datetime:
+            time.sleep(0.0005)  # every thread checks the expiry before any removes the entry
+            return datetime.now(UTC)
 
-    def slow_clock() -> float:
-        time.sleep(0.0005)  # every thread checks the expiry before any removes the entry
-        return real_time()
-
-    monkeypatch.setattr(credentials.time, "time", slow_clock)
-    cache = CredentialCache(leeway_seconds=0)
+    cache = CredentialCache(leeway_seconds=0, clock=SlowClock())
     actor = Actor(user_id=1, username="alice", role="user", scopes=frozenset({"read"}), token_expires_at=0)
     fingerprint = cache.fingerprint("bearer", "token")
     errors: list[BaseException] = []

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 from models import IdempotencyRecord, RefreshToken, RevokedAccessToken
 from services.maintenance import purge_expired
-from services.uow import UnitOfWork
 
 
 def test_purge_deletes_only_expired_rows(api, app):
@@ -26,7 +25,7 @@ def test_purge_deletes_only_expired_rows(api, app):
             ]
         )
         session.commit()
-    counts = purge_expired(uow=UnitOfWork(db.session(write=True)))
+    counts = purge_expired(uow=app.extensions["inkwell"].unit_of_work(write=True))
     assert counts == {"revoked_access_tokens": 1, "idempotency_keys": 1, "refresh_tokens": 1}
     with db.session(write=False) as session:
         assert session.scalars(select(RevokedAccessToken.jti)).all() == ["live"]

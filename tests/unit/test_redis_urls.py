@@ -10,7 +10,6 @@ from redis.sentinel import SentinelConnectionPool
 
 from core.redis import make_redis
 from core.settings import Settings
-from web.cache import EVERYTHING
 
 
 def client_for(url: str) -> Any:
@@ -56,11 +55,3 @@ def test_rediss_is_tls_with_the_short_timeouts() -> None:
 def test_bad_urls_stop_the_start(url: str) -> None:
     with pytest.raises(ValueError):
         client_for(url)
-
-
-def test_every_cached_namespace_is_bumped_after_a_redis_error(app) -> None:
-    """The cache's recovery bumps EVERYTHING: no cached namespace may be missing from it."""
-    from web.pipeline import operations
-
-    cached = {op.cache.namespace for op in operations(app) if op.cache is not None}
-    assert cached and cached <= set(EVERYTHING)

@@ -7,20 +7,21 @@ machine's own Redis (6379) is never touched.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
-from tests.conftest import require_service
-from tests.live import free_port
+from tests.support import processes
+from tests.support.processes import free_port
+from tests.support.services import require_service
 
 SERVICE = "inkwell"
 
@@ -31,17 +32,8 @@ def require_redis_binaries() -> None:
             require_service(binary, "not installed")
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except (redis.RedisError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not reached in {timeout:.0f}s")
-        time.sleep(0.1)
+# A Redis still starting, or failing over, answers with errors: those count as "not yet".
+wait_until = functools.partial(processes.wait_until, ignoring=(redis.RedisError, OSError))
 
 
 def _port_pair_free() -> int:

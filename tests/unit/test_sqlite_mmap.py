@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from core.db import Database
-from tests.conftest import make_settings
+from tests.support.services import make_settings
 
 
 @pytest.mark.parametrize("mmap_bytes", [64 * 1024 * 1024, 0])

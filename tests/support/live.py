@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.processes import free_port, stop_group
+
+ROOT = Path(__file__).resolve().parents[2]
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def app_env(database_url: str, **settings: str) -> dict[str, str]:
@@ -118,16 +111,3 @@ def live_server(
     """Start waitress with `workers` processes; yield the base URL; kill the process group after."""
     with serve_process(env, workers=workers, threads=threads, startup=startup) as served:
         yield served.base
-
-
-def stop_group(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM the process group `proc` leads (started with start_new_session), SIGKILL after 10 s."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from core.db import Database
-from tests.conftest import make_settings
+from tests.support.services import make_settings
 
 BUSY_MS = 5000
 

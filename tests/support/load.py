@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from tests.conftest import PASSWORD
+from tests.support.http import PASSWORD
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from typing import Any
 
 import redis
 
-from tests.conftest import require_service
-from tests.live import free_port
+from tests.support.processes import accepts, free_port, stop_pid, wait_until
+from tests.support.services import require_service
 
 
 def _run_as() -> dict[str, Any]:
@@ -47,33 +46,6 @@ def _private_dir(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not come up in {timeout} s")
-        time.sleep(0.05)
-
-
-def _accepts(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _stop_pid(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @dataclass
@@ -116,7 +88,7 @@ class PrivatePostgres:
             stderr=self._log,
             **_run_as(),
         )
-        _wait(self._ready, 30, "the private PostgreSQL")
+        wait_until(self._ready, "the private PostgreSQL", 30)
 
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
@@ -128,7 +100,7 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the postmaster): sessions are terminated, as in a restart."""
-        _stop_pid(self.proc, signal.SIGINT)
+        stop_pid(self.proc, signal.SIGINT)
 
 
 @contextmanager
@@ -198,10 +170,10 @@ class PrivateRedis:
             except redis.ConnectionError:
                 return False
 
-        _wait(pong, 10, "the private redis-server")
+        wait_until(pong, "the private redis-server", 10)
 
     def kill(self) -> None:
-        _stop_pid(self.proc, signal.SIGKILL)
+        stop_pid(self.proc, signal.SIGKILL)
 
 
 @contextmanager
@@ -266,7 +238,7 @@ logfile = {root / "pgbouncer.log"}
             **_run_as(),
         )
         try:
-            _wait(lambda: _accepts(bouncer.port), 15, "the private pgbouncer")
+            wait_until(lambda: accepts(bouncer.port), "the private pgbouncer", 15)
             yield bouncer
         finally:
-            _stop_pid(bouncer.proc, signal.SIGINT)
+            stop_pid(bouncer.proc, signal.SIGINT)
