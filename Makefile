@@ -67,6 +67,13 @@ seed: migrate                      ## bulk data for load tests: make seed ARGS="
 bench: install-dev system-packages ## wrk: bare Flask+waitress vs Inkwell in the same run -> bench/results.md
 	$(BIN)/python bench/run.py
 
+# Two checkouts, one scenario, interleaved: make bench-ab A=../old B=. SCENARIO=uncached
+A ?= .
+B ?= .
+SCENARIO ?= cached
+bench-ab: install-dev system-packages ## one scenario of make bench on checkouts A and B, in turns
+	$(BIN)/python bench/ab.py $(A) $(B) --scenario $(SCENARIO)
+
 bench-steps: install-dev             ## microseconds per pipeline step of a cached GET, in-process (needs Redis)
 	$(BIN)/python bench/steps.py
 

@@ -55,8 +55,10 @@ class Result:
     cpu_us: tuple[float | None, float | None, float] | None = None
 
 
-def sh(cmd: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True, **kw)
+def sh(  # type: ignore[no-untyped-def]
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT, **kw
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=True, **kw)
 
 
 def cpus() -> tuple[str, str]:
@@ -87,12 +89,14 @@ def server_env(db_url: str, prefix: str, **extra: str) -> dict[str, str]:
 class Server:
     """A server process in its own session, pinned with taskset, stopped by its process group."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str], port: int, cpu: str | None, log: Path) -> None:
+    def __init__(
+        self, cmd: list[str], env: dict[str, str], port: int, cpu: str | None, log: Path, cwd: Path = ROOT
+    ) -> None:
         self.port = port
         self.log = log.open("w")
         pinned = ["taskset", "-c", cpu, *cmd] if cpu is not None else cmd
         self.proc = subprocess.Popen(
-            pinned, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            pinned, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             self._wait_ready("/healthz" if "app" in cmd else "/hello", log)
@@ -504,7 +508,7 @@ def write_table(results: list[Result], args: argparse.Namespace) -> str:
         )
     versions = ", ".join(
         f"{p} {metadata.version(p)}"
-        for p in ("Flask", "waitress", "SQLAlchemy", "pydantic", "Flask-Limiter", "limits", "Flask-Caching")
+        for p in ("Flask", "waitress", "SQLAlchemy", "pydantic", "limits", "Flask-Caching")
     )
     header = [
         f"# Benchmark results{' (smoke run: tiny dataset, seconds per scenario)' if args.smoke else ''}",

@@ -52,10 +52,10 @@ def fail(form: FlaskForm, exc: DomainError) -> None:
 
 
 def _errors_of(form: FlaskForm, name: str) -> list[str]:
-    field = form._fields.get(name)
-    if field is None or name == "csrf_token":
+    if name == "csrf_token" or name not in form:
         errors: list[str] = form.form_errors
         return errors
+    field = form[name]
     if not isinstance(field.errors, list):
         field.errors = list(field.errors)
     return field.errors

@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
+from adapters import flask_login
 from console import session as console_session
 from console.views import PREFIX, blueprint
 from core.settings import Settings
@@ -115,10 +116,7 @@ def install(app: Flask, settings: Settings) -> ConsolePages:
     app.session_interface = ConsoleSessions()
     manager = console_session.login_manager
     manager.init_app(app)
-    # Its remember-cookie hook reads the console's session only: run it after the console's
-    # requests, not after every API request.
-    app.after_request_funcs[None].remove(manager._update_remember_cookie)
-    app.after_request_funcs.setdefault(blueprint.name, []).append(manager._update_remember_cookie)
+    flask_login.scope_remember_cookie(app, manager, blueprint)
     csrf = CSRFProtect(app)
     app.register_blueprint(blueprint)
     return ConsolePages(csrf)

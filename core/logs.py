@@ -87,10 +87,10 @@ def configure(settings: LogSettings) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     logger = logging.getLogger("inkwell")
-    for handler in [h for h in logger.handlers if getattr(h, "_inkwell", False)]:
+    for handler in [h for h in logger.handlers if getattr(h, "inkwell", False)]:
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler._inkwell = True  # type: ignore[attr-defined]
+    handler.inkwell = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if settings.json_lines else TextFormatter())
     logger.addHandler(handler)

@@ -24,9 +24,10 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
     multiprocess,
-    values,
 )
 from sqlalchemy import Engine, event
+
+from adapters import prometheus
 
 # The *_created series double the output and no dashboard of ours reads them.
 disable_created_metrics()
@@ -38,6 +39,8 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 @dataclass
 class Metrics:
+    # Shared by the server's threads: two may create a label set's children at once; labels()
+    # hands both the same child, so no count is lost.
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
@@ -78,8 +81,7 @@ def prepare_multiprocess_dir() -> str:
     for stale in Path(path).glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROC_ENV] = path
-    # prometheus-client picks its value class at import; choose again now that the dir is set.
-    values.ValueClass = values.get_value_class()
+    prometheus.use_multiprocess_values()
     return path
 
 

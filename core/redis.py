@@ -122,6 +122,7 @@ class ThreadConnections:
     when it is not enabled.
     """
 
+    # Shared by the server's threads: each thread has its own connection (threading.local).
     def __init__(self, client: Any) -> None:
         self.client = client
         self.enabled = (
@@ -161,6 +162,8 @@ class MasterWatch:
     per process; a new address makes the pool drop its connections to the old master.
     """
 
+    # Shared by the server's threads: two may ask the sentinels at once; a new master is
+    # reported to at least one, and the versions then recover for the whole process.
     def __init__(self, client: Any, interval: float = 1.0) -> None:
         pool = getattr(client, "connection_pool", None)
         self.pool = pool if isinstance(pool, SentinelConnectionPool) else None
@@ -206,6 +209,8 @@ class Breaker:
     missed before serving again.
     """
 
+    # Shared by the server's threads: two trips racing may count as one, which still changes
+    # `trips`, all a recovery needs to see.
     def __init__(self, cooldown: float = 1.5) -> None:
         self.cooldown = cooldown
         self.trips = 0

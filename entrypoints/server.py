@@ -31,19 +31,15 @@ import signal
 import socket
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from waitress import wasyncore
-from waitress.channel import HTTPChannel
-from waitress.task import WSGITask
 
+from adapters import waitress
 from core import metrics
 from core.settings import Settings
-from entrypoints import waitress_task
 from web.container import Container
 
 Factory = Callable[[Settings], Flask]
@@ -119,26 +115,6 @@ def _listen(host: str, port: int) -> socket.socket:
 # -- a worker ------------------------------------------------------------------------------------
 
 
-class _Task(waitress_task.Task):
-    def build_response_header(self) -> bytes:
-        # A draining worker ends each connection after its response: the client's next request
-        # opens a new connection, which the kernel gives to a worker that is still accepting.
-        # WSGITask's own close, not waitress_task.Task's, which keeps it open after a 204 or 304.
-        if self.channel.server.inkwell_draining:
-            WSGITask.set_close_on_finish(self)
-        header: bytes = super().build_response_header()
-        return header
-
-
-class _Channel(waitress_task.Channel):
-    task_class = _Task
-
-
-def _busy(channel: HTTPChannel) -> bool:
-    """A request queued or running, a response not yet flushed, or a request half received."""
-    return bool(channel.requests or channel.total_outbufs_len or channel.request is not None)
-
-
 class _Worker:
     def __init__(self, settings: Settings, factory: Factory, index: int) -> None:
         self.settings = settings
@@ -150,8 +126,6 @@ class _Worker:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, MASTER_SIGNALS)  # blocked by the master around fork
 
-        from waitress.server import create_server
-
         if settings.server.cpu_affinity and hasattr(os, "sched_setaffinity"):
             cpus = sorted(os.sched_getaffinity(0))
             os.sched_setaffinity(0, {cpus[index % len(cpus)]})
@@ -160,11 +134,8 @@ class _Worker:
         self.app = factory(settings)
         self.container: Container = self.app.extensions["inkwell"]
         sock = _listen(settings.server.host, settings.server.port)
-        self.server: Any = create_server(self.app, sockets=[sock], **waitress_options(settings))
-        self.server.channel_class = _Channel
-        self.server.inkwell_draining = False
-        self.server.inkwell_held = Counter()  # open connections per client address
-        self.server.inkwell_per_address_cap = settings.server.max_connections_per_address
+        options = waitress_options(settings)
+        self.server = waitress.Server(self.app, sock, options, settings.server.max_connections_per_address)
         # What is built so far lives as long as the worker: gc.freeze() leaves it out of every
         # collection, which then walks only what requests allocate.
         # Collect first, so no garbage from start-up is frozen with it.
@@ -173,10 +144,8 @@ class _Worker:
 
     def _stop(self, _signum: int, _frame: Any) -> None:
         self.stopping = True
-
-    def _poll(self) -> None:
-        adj = self.server.adj
-        wasyncore.loop(timeout=POLL_SECONDS, map=self.server._map, use_poll=adj.asyncore_use_poll, count=1)
+        if not waitress.SUPPORTED:
+            raise SystemExit(0)  # ends waitress's own loop (Server.serve)
 
     def run(self, ready_fd: int) -> None:
         log.warning(
@@ -188,54 +157,25 @@ class _Worker:
         )
         os.write(ready_fd, b"1")
         os.close(ready_fd)
-        while not self.stopping:
-            self._poll()
+        self.server.serve(lambda: self.stopping, POLL_SECONDS)
         self.drain()
 
     def drain(self) -> None:
         started = time.monotonic()
-        deadline = started + self.settings.server.graceful_timeout_seconds
-        # Whatever the kernel already queued on this socket is accepted and served; closing the
-        # socket with connections still queued would reset them. Only then do responses say
-        # `Connection: close`: a client reconnecting sooner could land on this socket again.
-        while _accept_pending(self.server):
-            pass
-        wasyncore.dispatcher.close(self.server)  # the listening socket only; the trigger stays
-        self.server.inkwell_draining = True
-        self.container.draining = True
-        while True:
-            channels = [c for c in list(self.server._map.values()) if isinstance(c, HTTPChannel)]
-            if not channels:
-                break
-            if time.monotonic() >= deadline:
-                log.error(
-                    "worker %d: %d connection(s) still busy after %d s; closing them",
-                    self.index,
-                    sum(_busy(c) for c in channels),
-                    self.settings.server.graceful_timeout_seconds,
-                )
-                break
-            now = time.time()
-            for channel in channels:
-                if not _busy(channel) and now - channel.last_activity >= IDLE_CLOSE_SECONDS:
-                    channel.will_close = True  # closed by the loop on its next pass
-            self._poll()
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        timeout = self.settings.server.graceful_timeout_seconds
+
+        def closing() -> None:
+            self.container.draining = True  # /readyz answers 503 from now on
+
+        busy = self.server.drain(started + timeout, IDLE_CLOSE_SECONDS, POLL_SECONDS, closing)
+        if busy:
+            log.error(
+                "worker %d: %d connection(s) still busy after %d s; closing them", self.index, busy, timeout
+            )
         self.container.db.dispose()
         log.warning(
             "worker %d (pid %d) drained in %.1f s", self.index, os.getpid(), time.monotonic() - started
         )
-
-
-def _accept_pending(server: Any) -> bool:
-    """Accept one queued connection; False once the queue is empty."""
-    accepted = server.accept()
-    if accepted is None:
-        return False
-    conn, addr = accepted
-    server.set_socket_options(conn)
-    server.channel_class(server, conn, server.fix_addr(addr), server.adj, map=server._map)
-    return True
 
 
 # -- the master ----------------------------------------------------------------------------------

@@ -11,17 +11,50 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("app", "entrypoints", "resources", "console", "web", "services", "schemas", "models", "core")
+PACKAGES = (
+    "app",
+    "entrypoints",
+    "resources",
+    "console",
+    "web",
+    "services",
+    "schemas",
+    "models",
+    "core",
+    "adapters",
+)
 # What each layer must never import.
 FORBIDDEN = {
     "entrypoints": {"app", "resources"},
     "resources": {"app", "entrypoints", "console"},
     "console": {"app", "entrypoints", "resources"},
     "web": {"app", "entrypoints", "resources", "console"},
-    "services": {"app", "entrypoints", "resources", "console", "web", "flask", "flask_restful"},
+    # Services never reach Flask: no request, no g, no app (their config comes on the unit of work).
+    "services": {"app", "entrypoints", "resources", "console", "web", "flask", "flask_restful", "werkzeug"},
     "schemas": {"app", "entrypoints", "resources", "console", "web", "services", "flask"},
     "models": {"app", "entrypoints", "resources", "console", "web", "services", "flask"},
     "core": {"app", "entrypoints", "resources", "console", "web", "services"},
+    # The libraries' internals, and nothing of Inkwell's: each module wraps one library.
+    "adapters": {
+        "app",
+        "entrypoints",
+        "resources",
+        "console",
+        "web",
+        "services",
+        "schemas",
+        "models",
+        "core",
+    },
+}
+# The limiter only counts: what the cache and the credentials read rides on its round trip
+# without it knowing (web/roundtrip.py).
+LIMITER_FORBIDDEN = {"web.cache", "web.credentials", "web.versions", "web.access"}
+# Underscore names of libraries that their documentation gives as the way to do something.
+DOCUMENTED_PRIVATE = {
+    "_get_current_object": "werkzeug's LocalProxy: the object behind current_app or request",
+    "_exit": "os._exit: how a forked child ends without running the parent's cleanup",
+    "_srcfile": "logging HOWTO, Optimization: None skips finding the caller's file and line",
 }
 
 
@@ -48,6 +81,34 @@ def test_each_layer_imports_only_downwards() -> None:
         banned = FORBIDDEN.get(module.split(".")[0], set())
         wrong += [f"{module} -> {target}" for target in imported if target.split(".")[0] in banned]
     assert wrong == []
+
+
+def test_the_limiter_imports_no_cache_or_credentials() -> None:
+    imported = {".".join(name.split(".")[:2]) for name in modules()["web.limits"]}
+    assert imported & LIMITER_FORBIDDEN == set()
+
+
+def test_only_adapters_use_a_library_s_private_names() -> None:
+    """`from lib import _name`, or `something._name` on anything but self or cls, outside adapters/."""
+    packages = [pkg for pkg in PACKAGES[1:] if pkg != "adapters"]
+    found = []
+    for path in [ROOT / "app.py", *(p for pkg in packages for p in (ROOT / pkg).rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found += [
+                    f"{path.name}: from {node.module} import {a.name}" for a in node.names if _private(a.name)
+                ]
+            elif isinstance(node, ast.Attribute) and _private(node.attr) and not _own(node.value):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    assert found == []
+
+
+def _own(receiver: ast.expr) -> bool:
+    return isinstance(receiver, ast.Name) and receiver.id in ("self", "cls")
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__") and name not in DOCUMENTED_PRIVATE
 
 
 def test_no_import_cycles() -> None:

@@ -17,6 +17,14 @@ it bumps with `@operation(invalidates=(Namespace.POSTS, ...))`.
   their reads touch one slot on a cluster.
 - Without Redis the cache is in-process (SimpleCache), which is only correct with one worker:
   with several, it is switched off rather than serving one process's stale copy from another.
+
+What Flask-Caching does here, and what goes around it: it is configured through its public
+config and gives the backend (`Cache.cache`, cachelib's RedisCache or SimpleCache) that every read
+and write outside the hot path uses. Its `@cached` decorator is not used: its key knows nothing of
+visibility classes or namespace versions, and it would read with a round trip of its own. On the
+hot path a hit's values come from the request's round trip (web/roundtrip.py) and a miss's SET
+goes straight on the server thread's connection (core.redis.ThreadConnections), the command
+RedisCache.set would send.
 """
 
 from __future__ import annotations
@@ -85,13 +93,14 @@ def cache_store(app: Flask, settings: Settings, redis_client: RedisClient | None
         }
     else:
         config = {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 5000, "CACHE_DEFAULT_TIMEOUT": ttl}
-    extension = Cache(app, config=config)
-    backend = app.extensions["cache"][extension]
+    with app.app_context():
+        backend: Any = Cache(app, config=config).cache  # RedisCache or SimpleCache
     backend.serializer = JsonSerializer()
     return backend
 
 
 class ResponseCache:
+    # Shared by the server's threads: it keeps nothing per request (RequestState.cache does).
     def __init__(
         self,
         settings: Settings,

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import flask
 import flask_restful
 from flask import Flask, Response, request
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import is_entity_header
 from werkzeug.routing import BaseConverter, ValidationError
 
 from schemas.common import MAX_ID
@@ -24,38 +19,6 @@ class Api(flask_restful.Api):
 
     def handle_error(self, e: Exception) -> Response:
         return to_problem(e)
-
-
-class SentResponse(flask.Response):
-    """The app's response class (Flask turns every response a view or step returns into it).
-
-    Werkzeug's get_wsgi_headers copies the whole header list, validating every value again, to
-    fix up Location, Content-Location and Content-Length on the copy, and a 304 validates them
-    once more as it drops its entity headers: a sixth of the header work of a cached GET. When
-    none of those needs fixing, the headers go out as they are, and a 304 drops the same entity
-    headers werkzeug would (all but Expires) in place: once sent, a 304's response object has
-    lost them too (nothing reads a response after it is sent). Anything else takes werkzeug's path.
-    """
-
-    def get_wsgi_headers(self, environ: Any) -> Headers:
-        status = self.status_code
-        if status < 200 or status == 204:
-            return super().get_wsgi_headers(environ)
-        sized = False
-        entity: list[str] = []
-        for name, _ in self.headers:
-            lowered = name.lower()
-            if lowered == "location" or lowered == "content-location":
-                return super().get_wsgi_headers(environ)
-            if lowered == "content-length":
-                sized = True
-            if status == 304 and lowered != "expires" and is_entity_header(lowered):
-                entity.append(name)
-        if status != 304 and not sized:
-            return super().get_wsgi_headers(environ)
-        for name in entity:
-            self.headers.remove(name)
-        return self.headers
 
 
 class IdConverter(BaseConverter):

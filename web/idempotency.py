@@ -34,6 +34,7 @@ HEADER = "Idempotency-Key"
 
 
 class Idempotency:
+    # Shared by the server's threads: immutable; a key is claimed atomically (INSERT or SET NX).
     def __init__(
         self, db: Any, redis_client: RedisClient | None, prefix: str, breaker: Breaker, secret: str
     ) -> None:

@@ -4,11 +4,13 @@ The `limits` library parses the budgets (`rate_limit.*`); the pipeline calls che
 place. What each operation adds to the caller's budget is declared on it
 (`@operation(limits=("login",))`).
 
-Flask-Limiter is the limiter of the embedded defaults (no Redis) and the per-process fallback
-while Redis fails: its fixed-window strategy on its memory storage, called through the
-strategy's own `hit` / `get_window_stats` from check(). Its per-request evaluation is not
-installed on the app: it would count at a place set by hook order, not at step 3. With Redis,
-one script on the shared client counts instead: the request's other reads ride on it
+Without Redis (the embedded defaults), and in each process while Redis fails, the `limits`
+library counts: its fixed-window strategy on its memory storage, called from check(). `limits` is
+Flask-Limiter's engine; Flask-Limiter itself is not used: its per-request evaluation runs as
+before/after/teardown hooks on every request, even one it is told to skip (their cost is in
+docs/performance.md), at a place set by hook order rather than at step 3, and it cannot carry the
+other steps' reads. With Redis, one
+script on the shared client counts instead: the request's other reads ride on it
 (web/roundtrip.py), and it runs on Sentinel and Cluster through the client the cache uses.
 
 Strategy: fixed window. One atomic Lua call on the shared Redis client (INCRBY, and PEXPIRE when
@@ -29,10 +31,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from flask import Flask, request
-from flask_limiter import Limiter
+from flask import request
 from limits import RateLimitItem, parse
-from limits.strategies import RateLimiter
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from core.redis import Breaker, RedisClient
 from core.settings import Settings
@@ -47,6 +49,8 @@ log = logging.getLogger("inkwell.limits")
 class RedisWindow:
     """The fixed window on the shared Redis client, on any topology: one script call per hit,
     sent by web/roundtrip.py with whatever else the request reads."""
+
+    # Shared by the server's threads: immutable; the script is atomic in Redis.
 
     def __init__(self, client: RedisClient, prefix: str, trip: RoundTrip) -> None:
         self.client = client
@@ -69,14 +73,13 @@ class RedisWindow:
 
 
 class MemoryWindow:
-    """The same window in this process (no Redis, or while it fails): Flask-Limiter's strategy."""
+    """The same window in this process (no Redis, or while it fails): the `limits` strategy on its
+    memory storage."""
+
+    # Shared by the server's threads: `limits`' MemoryStorage takes its own lock per counter.
 
     def __init__(self) -> None:
-        limiter = Limiter(lambda: "", storage_uri="memory://", strategy="fixed-window", headers_enabled=False)
-        # Initialised on a Flask object of its own: on the app, its after_request and teardown
-        # hooks would run on every request for an evaluation the pipeline replaces.
-        limiter.init_app(Flask("inkwell-limits"))
-        self.strategy: RateLimiter = limiter.limiter
+        self.strategy = FixedWindowRateLimiter(MemoryStorage())
 
     def count(self, item: RateLimitItem, key: str) -> tuple[int, float]:
         admitted = self.strategy.hit(item, key)
@@ -165,6 +168,7 @@ def from_known_origin(user_id: int | None) -> bool:
 
 
 class RateLimits:
+    # Shared by the server's threads: parsed budgets only; counting is atomic in Redis or `limits`.
     def __init__(
         self,
         settings: Settings,

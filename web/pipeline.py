@@ -37,6 +37,7 @@ from typing import Any, Protocol, cast
 import flask_restful
 from flask import Flask, Response, current_app, g, request, request_started
 
+from adapters.werkzeug import SentResponse
 from services import auth
 from web import access, http, telemetry
 from web.cache import ResponseCache
@@ -76,6 +77,7 @@ class Pages(Protocol):
 
 
 class Pipeline:
+    # Shared by the server's threads: its steps are; the request's own state is RequestState.
     def __init__(
         self,
         limits: RateLimits,
@@ -225,7 +227,7 @@ class InkwellFlask(Flask):
     """Flask whose dispatch is the pipeline; after_request hooks (CORS) still see the response."""
 
     pipeline: Pipeline
-    response_class = http.SentResponse
+    response_class = SentResponse
 
     def full_dispatch_request(self) -> Response:
         self._got_first_request = True

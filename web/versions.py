@@ -50,6 +50,8 @@ def version_name(namespace: Namespace) -> str:
 
 
 class Versions:
+    # Shared by the server's threads: counters live in Redis (atomic INCR); `_recovered` is one
+    # assignment, and a race between two recoveries only bumps twice.
     def __init__(
         self, store: Any, redis_client: RedisClient | None, breaker: Breaker, prefix: str, *, enabled: bool
     ) -> None:

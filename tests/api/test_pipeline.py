@@ -119,8 +119,8 @@ def test_a_login_body_the_key_function_cannot_read_never_resets_the_counters(mak
     api.register("alice")
     assert_problem(login(api, BAD_LOGIN), 401)
     assert_problem(login(api, BAD_LOGIN), 401)
-    # 50,000 nested arrays: the key function cannot parse it. Before the pipeline this raised
-    # inside Flask-Limiter, which then counted in a fresh store: two more guesses got through.
+    # 50,000 nested arrays: the account cannot be read from it, and the guess still counts
+    # against the address.
     nested = api.client.post(
         "/api/v1/auth/login",
         data=b"[" * 50_000,

@@ -113,7 +113,7 @@ def test_logout_holds_across_workers(store, sqlite_url):
 
 
 def test_304_and_204_keep_the_connection_open(sqlite_url):
-    """waitress would close the connection after every bodiless response (entrypoints/waitress_task.py)."""
+    """waitress would close the connection after every bodiless response (adapters/waitress.py)."""
     import http.client
     from urllib.parse import urlsplit
 

@@ -7,7 +7,7 @@ import flask
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from web.http import SentResponse
+from adapters.werkzeug import SentResponse
 
 ENVIRON = EnvironBuilder(path="/api/v1/posts/1", base_url="http://api.example.com/").get_environ()
 

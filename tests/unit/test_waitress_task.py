@@ -1,4 +1,4 @@
-"""entrypoints/waitress_task.py: a response of one chunk of known length goes out in one send,
+"""adapters/waitress.py: a response of one chunk of known length goes out in one send,
 anything else the way waitress sends it (checked against waitress's own task)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from waitress.adjustments import Adjustments
 from waitress.parser import HTTPRequestParser
 from waitress.task import WSGITask
 
-from entrypoints.waitress_task import Task
+from adapters.waitress import Task
 
 
 class WaitressWrite(Task):
@@ -25,7 +25,7 @@ class Channel:
     def __init__(self) -> None:
         adj = Adjustments()
         self.adj = adj
-        self.server = SimpleNamespace(adj=adj)
+        self.server = SimpleNamespace(adj=adj, inkwell_draining=False)
         self.sends: list[bytes] = []
 
     def write_soon(self, data: bytes) -> int:
