@@ -74,6 +74,9 @@ SCENARIO ?= cached
 bench-ab: install-dev system-packages ## one scenario of make bench on checkouts A and B, in turns
 	$(BIN)/python bench/ab.py $(A) $(B) --scenario $(SCENARIO)
 
+bench-instructions: install-dev     ## instructions per in-process cached GET (callgrind): SCENARIO=uncached too
+	$(BIN)/python bench/instructions.py --scenario $(SCENARIO)
+
 bench-steps: install-dev             ## microseconds per pipeline step of a cached GET, in-process (needs Redis)
 	$(BIN)/python bench/steps.py
 

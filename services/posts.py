@@ -6,7 +6,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import (
     BindParameter,
@@ -17,7 +17,7 @@ from sqlalchemy import (
     exists,
     func,
     inspect,
-    literal,
+    literal_column,
     or_,
     select,
     true,
@@ -26,12 +26,13 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Post, User
 from schemas.common import AuthorRef
-from schemas.posts import PostCreate, PostOut, PostQuery, PostReplace, PostUpdate
+from schemas.posts import PostCreate, PostOut, PostQuery, PostReplace, PostUpdate, Status
 from services.actor import Actor, require
 from services.errors import Conflict, Forbidden, NotFound
 from services.pagination import Listing, like_pattern, listing, order, paginate
 from services.uow import UnitOfWork
 
+STATUSES = frozenset(get_args(Status))
 SORTS = {"created_at": Post.created_at, "published_at": Post.published_at, "title": Post.title}
 SLUG_MAX = 200
 SLUG_ATTEMPTS = 20
@@ -49,7 +50,9 @@ def status_is(status: str) -> ColumnElement[bool]:
     """`posts.status = 'published'` with the value written into the SQL, never a bound parameter:
     SQLite plans a statement again at every execution when a bound value could decide whether a
     partial index applies (uq_posts_published_slug's `WHERE status = 'published'`)."""
-    return Post.status == literal(status, literal_execute=True)
+    if status not in STATUSES:  # written into the SQL: only the two values a post can have
+        raise ValueError(f"not a post status: {status!r}")
+    return Post.status == literal_column(f"'{status}'")
 
 
 def visible_to(actor: Actor | None) -> ColumnElement[bool]:
@@ -82,14 +85,13 @@ def list_posts(
     """A page of posts as dicts in PostOut's shape: plain rows, cheaper to load than ORM objects,
     for posts that are only read."""
     filters = {
-        "status": query.status,
         "author_id": query.author_id,
         "author": query.author.lower() if query.author else None,
         "slug": query.slug,
         "q": like_pattern(query.q) if query.q else None,
     }
     given = {name: value for name, value in filters.items() if value is not None}
-    shape = _listing(_viewer(actor), query.sort, frozenset(given))
+    shape = _listing(_viewer(actor), query.sort, frozenset(given), query.status)
     params = {**given, "viewer_id": actor.user_id if actor is not None else None}
     rows, total, pages = paginate(uow, shape, page=query.page, per_page=query.per_page, params=params)
     return [_shaped(row) for row in rows], total, pages
@@ -111,12 +113,12 @@ _ROWS = select(
 
 
 @functools.cache
-def _listing(viewer: str, sort: str, filters: frozenset[str]) -> Listing:
+def _listing(viewer: str, sort: str, filters: frozenset[str], status: str | None) -> Listing:
     """The list statements for one shape of query (kind of viewer, sort, which filters are given),
     built once with every value a bound parameter (see services/pagination.Listing)."""
     stmt = select(Post)
-    if "status" in filters:
-        stmt = stmt.where(Post.status == bindparam("status", literal_execute=True))  # see status_is
+    if status is not None:
+        stmt = stmt.where(status_is(status))
     if "author_id" in filters:
         stmt = stmt.where(Post.author_id == bindparam("author_id"))
     if "author" in filters:

@@ -43,7 +43,7 @@ def authenticate(state: RequestState, remembered: CredentialCache, versions: Ver
         entry = remembered.get(fingerprint)
         if entry is not None:
             state.actor, state.credential = entry.actor, (fingerprint, entry.version)
-            state.reads.want(versions.key(Namespace.AUTH))
+            state.reads.want(versions.auth_key)
             if entry.touch_due():
                 state.touch_key_id = entry.actor.key_id
             return
@@ -68,7 +68,7 @@ def confirm(state: RequestState, remembered: CredentialCache, versions: Versions
     _fingerprint, stamp = state.credential
     # After a Redis error or a failover the version read may predate a lost revocation's bump:
     # versions.read() bumps every namespace first.
-    read, raw = state.reads.value(versions.key(Namespace.AUTH))
+    read, raw = state.reads.value(versions.auth_key)
     if read and not versions.must_recover():
         current = int(raw) if raw is not None else None
     else:

@@ -43,7 +43,7 @@ from core.redis import Breaker, RedisClient, ThreadConnections
 from core.settings import Settings
 from web.context import CacheState, RequestState
 from web.contract import CachePolicy, canonical_query, etag_of
-from web.versions import Versions, version_name
+from web.versions import DOWN, READY, Versions, version_name
 
 log = logging.getLogger("inkwell.cache")
 
@@ -140,17 +140,17 @@ class ResponseCache:
         plan = state.cache
         if plan is None:
             return None
-        # Values read before a recovery's bumps may hold a stale version: read them again after.
-        recovering = self.versions.must_recover()
-        if not self.versions.usable():
+        readiness = self.versions.ready()
+        if readiness == DOWN:
             plan.result = "BYPASS"
             return None
         names = [key.removeprefix(self.prefix) for key in plan.keys]
+        # Values read before a recovery's bumps may hold a stale version: read them again after.
+        fetched = state.reads.taken(plan.keys) if readiness == READY else None
         try:
-            fetched = [state.reads.value(key) for key in plan.keys]
-            if not recovering and all(read for read, _raw in fetched):
+            if fetched is not None:
                 loads = self.backend.serializer.loads
-                entry, version, *total = (loads(raw) for _read, raw in fetched)
+                entry, version, *total = [loads(raw) for raw in fetched]
             else:
                 entry, version, *total = self.backend.get_many(*names)
             found = unpack_entry(entry)

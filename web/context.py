@@ -50,6 +50,16 @@ class Reads:
             return False, None
         return True, values[key]
 
+    def taken(self, keys: list[str]) -> list[Any] | None:
+        """The raw values of `keys`, or None unless the round trip read every one of them."""
+        values = self.values
+        if values is None:
+            return None
+        try:
+            return [values[key] for key in keys]
+        except KeyError:
+            return None
+
 
 @dataclass(slots=True)
 class CacheState:

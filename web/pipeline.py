@@ -31,11 +31,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
 import flask_restful
-from flask import Flask, Response, current_app, g, request, request_started
+from flask import Flask, Response, g, request, request_started
 
 from adapters.werkzeug import SentResponse
 from services import auth
@@ -97,12 +98,12 @@ class Pipeline:
         self.pages = pages
         self.operations: dict[tuple[str, str], Operation] = {}
 
-    def handle(self) -> Response:
+    def handle(self, app: Flask) -> Response:
         state = g.inkwell = RequestState(request_id=_request_id(), method=request.method)  # 1
         state.operation = self.operations.get((request.endpoint or "", state.method))
         pages = self.pages if self.pages is not None and self.pages.owns() else None
         try:
-            response = self._run(state) if pages is None else self._run_page(state, pages)
+            response = self._run(app, state) if pages is None else self._run_page(app, state, pages)
         except Exception as exc:
             response = to_problem(exc) if pages is None else pages.error_page(exc)
         self._finish(state, response)
@@ -111,16 +112,17 @@ class Pipeline:
         telemetry.record(state, response)  # 12
         return response
 
-    def _run(self, state: RequestState) -> Response:
-        answered = _flask_hooks()
+    def _run(self, app: Flask, state: RequestState) -> Response:
+        answered = _flask_hooks(app)
         if answered is not None:
             return answered
         access.authenticate(state, self.credentials, self.versions)  # 2
         _read_query(state)  # step 7's query half, early: the cache keys on the parsed query
         self.cache.plan(state)  # 5's keys, named for the one round trip
         self.limits.check(state)  # 3; the round trip carries the keys 2 and 5 named
-        if self.round_trip is not None:
-            self.round_trip.fetch(state.reads)  # what no counter carried (limits off, a cluster)
+        reads = state.reads
+        if reads.values is None and reads.keys and self.round_trip is not None:
+            self.round_trip.fetch(reads)  # what no counter carried (limits off, a cluster)
         remembered = state.actor
         access.confirm(state, self.credentials, self.versions)  # 2, finished: nothing revoked since
         if state.actor is not remembered:
@@ -140,15 +142,15 @@ class Pipeline:
             if operation.body is not None:
                 request.view_args["body"] = parse_body(operation.body)
         # 8, 9; routing errors (404, 405) raise here. Every Resource method returns a Response.
-        return cast(Response, current_app.dispatch_request())
+        return cast(Response, app.dispatch_request())
 
-    def _run_page(self, state: RequestState, pages: Pages) -> Response:
-        answered = _flask_hooks()
+    def _run_page(self, app: Flask, state: RequestState, pages: Pages) -> Response:
+        answered = _flask_hooks(app)
         if answered is None:
             pages.authenticate(state)  # 2
             self.limits.check(state, named=pages.named_limits())  # 3
             pages.protect()
-            answered = current_app.make_response(current_app.dispatch_request())  # 8, 9
+            answered = app.make_response(app.dispatch_request())  # 8, 9
         return pages.secure(answered)
 
     def _finish(self, state: RequestState, response: Response) -> None:
@@ -176,11 +178,11 @@ class Pipeline:
             log.error("idempotency step after the method failed: %s", exc.__class__.__name__)
 
 
-def _flask_hooks() -> Response | None:
+def _flask_hooks(app: Flask) -> Response | None:
     """Flask's `request_started` signal and before_request hooks, right after step 1 (inside the
     error mapping: a hook that raises gets a problem body); a hook's return value answers."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app, not the proxy
-    request_started.send(app, _async_wrapper=app.ensure_sync)
+    if request_started.receivers:  # blinker's own test, without a send() to nobody
+        request_started.send(app, _async_wrapper=app.ensure_sync)
     early = app.preprocess_request()
     return None if early is None else app.make_response(early)
 
@@ -229,9 +231,22 @@ class InkwellFlask(Flask):
     pipeline: Pipeline
     response_class = SentResponse
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+
     def full_dispatch_request(self) -> Response:
         self._got_first_request = True
-        return self.finalize_request(self.pipeline.handle())
+        return self.finalize_request(self.pipeline.handle(self))
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's answer, kept per function: Flask asks `inspect` again for every hook and view
+        on every request, and they are the same functions each time. (Shared by the server's
+        threads: one dict operation each; two may compute the same answer once each.)"""
+        known = self._sync.get(func)
+        if known is None:
+            known = self._sync[func] = super().ensure_sync(func)
+        return known
 
 
 def register(

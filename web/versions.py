@@ -23,7 +23,7 @@ import secrets
 from enum import StrEnum
 from typing import Any
 
-from core.redis import Breaker, MasterWatch, RedisClient, server_of
+from core.redis import Breaker, MasterWatch, RedisClient, is_cluster, server_of
 
 log = logging.getLogger("inkwell.versions")
 
@@ -38,6 +38,8 @@ class Namespace(StrEnum):
     ITEMS = "items"
     AUTH = "auth"  # the credentials' rights: bumped when a unit of work revoked some
 
+
+READY, RECOVERED, DOWN = 0, 1, 2  # Versions.ready()
 
 # Every namespace a cached response depends on (deleting a user touches them all).
 RESPONSES = (Namespace.USERS, Namespace.POSTS, Namespace.COMMENTS, Namespace.ITEMS)
@@ -64,23 +66,29 @@ class Versions:
         # The breaker trips this process has recovered from by bumping every namespace (None:
         # it noticed a new Sentinel master and has not yet).
         self._recovered: int | None = breaker.trips
+        self.auth_key = self.key(Namespace.AUTH)
+        # One server, or none: every stamp names the same server (""); asked per stamp otherwise.
+        plain = redis_client is None or (not is_cluster(redis_client) and self.master.pool is None)
+        self._server: str | None = "" if plain else None
 
     def key(self, namespace: Namespace) -> str:
         """The Redis key of a namespace's version, for a round trip that reads it with others."""
         return self.prefix + version_name(namespace)
 
-    def usable(self) -> bool:
-        """Whether a version read now can be trusted: Redis answers and nothing was lost. Bumps
-        every namespace first when this process must recover."""
+    def ready(self) -> int:
+        """READY: versions can be trusted, and so can values read before this call. RECOVERED:
+        this process had lost bumps and has just bumped every namespace, so versions read before
+        are stale (read them again). DOWN: nothing stamped can be trusted now."""
         if not self.enabled or not self.breaker.allow():
-            return False
-        if self.must_recover():
-            self.bump(tuple(Namespace))
-        return not self.must_recover()
+            return DOWN
+        if not self.must_recover():
+            return READY
+        self.bump(tuple(Namespace))
+        return DOWN if self.must_recover() else RECOVERED
 
     def read(self, namespace: Namespace) -> int | None:
         """A namespace's version; None when it cannot be read, so nothing stamped may be trusted."""
-        if not self.usable():
+        if self.ready() == DOWN:
             return None
         name = version_name(namespace)
         try:
@@ -126,8 +134,10 @@ class Versions:
 
     def stamp(self, namespace: Namespace, version: int | None) -> str:
         """A version as entries are stamped with it: the server that holds it, and the number."""
-        server = server_of(self.redis, self.key(namespace)) if self.redis is not None else ""
-        return f"{server}/{version or 0}"
+        server = self._server
+        if server is None and self.redis is not None:
+            server = server_of(self.redis, self.key(namespace))
+        return f"{server or ''}/{version or 0}"
 
     def failed(self, what: str, exc: Exception) -> None:
         log.warning("versions %s failed (%s); bypassing Redis for %.1fs", what, exc, self.breaker.cooldown)
