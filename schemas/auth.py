@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import Body, Id, Out, Page, PageQuery, UTCTime
+from schemas.common import NOT_BLANK, Body, Id, Out, Page, PageQuery, UTCTime
 
 Scope = Literal["read", "posts:write", "comments:write", "items:write", "keys:write"]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=512)]
@@ -32,7 +32,7 @@ class TokenPair(Out):
 
 
 class ApiKeyCreate(Body):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NOT_BLANK)]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=5)]
     # RFC 3339 with an offset: a time without one is ambiguous (422, never compared naively).
     expires_at: Annotated[

@@ -5,17 +5,18 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from schemas.common import AuthorRef, Body, Id, Out, Page, PageQuery
+from schemas.common import NOT_BLANK, AuthorRef, Body, Id, Out, Page, PageQuery
 
 CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+CommentTextIn = Annotated[str, StringConstraints(min_length=1, max_length=5000, pattern=NOT_BLANK)]
 
 
 class CommentCreate(Body):
-    content: CommentText
+    content: CommentTextIn
 
 
 class CommentUpdate(Body):
-    content: CommentText
+    content: CommentTextIn
 
 
 class CommentQuery(PageQuery):

@@ -7,6 +7,11 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+# A text a person writes (a title, a name, a comment): at least one character that is not
+# whitespace, and, like every free text (NO_NUL below), no NUL. On input models only, so a row
+# stored before the rule still reads back.
+NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
 # Ids are INTEGER columns: a larger number can name nothing (and PostgreSQL rejects it as a bind).
 MAX_ID = 2_147_483_647
 

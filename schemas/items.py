@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from schemas.common import Body, Count, Id, Out, Page, PageQuery, omittable
+from schemas.common import NOT_BLANK, Body, Count, Id, Out, Page, PageQuery, omittable
 
 # Money: a JSON number or string in, never NaN/Infinity, at most 2 decimals; a 2-decimal string out.
 MONEY_SCHEMA = {
@@ -102,6 +102,7 @@ MoneyOut = Annotated[
 ]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9-]{1,32}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+NameIn = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NOT_BLANK)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 # JSON Schema's "integer" includes 3.0; strict pydantic would not, so integral floats become ints.
 Stock = Annotated[
@@ -112,7 +113,7 @@ Stock = Annotated[
 
 
 class ItemCreate(MoneyBody):
-    name: Name
+    name: NameIn
     price: MoneyIn
     description: Description = ""
     sku: Sku | None = None
@@ -120,7 +121,7 @@ class ItemCreate(MoneyBody):
 
 
 class ItemUpdate(MoneyBody):
-    name: Name = omittable()
+    name: NameIn = omittable()
     price: MoneyIn = omittable()
     description: Description = omittable()
     sku: Sku | None = None

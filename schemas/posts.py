@@ -5,30 +5,31 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import MAX_ID, AuthorRef, Body, Count, Id, Out, Page, PageQuery, omittable
+from schemas.common import MAX_ID, NOT_BLANK, AuthorRef, Body, Count, Id, Out, Page, PageQuery, omittable
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+TitleIn = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK)]
 Content = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
 Slug = Annotated[str, StringConstraints(max_length=200, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 Status = Literal["draft", "published"]
 
 
 class PostCreate(Body):
-    title: Title
+    title: TitleIn
     content: Content
     status: Status = "draft"
     slug: Slug | None = None
 
 
 class PostReplace(Body):
-    title: Title
+    title: TitleIn
     content: Content
     status: Status
     slug: Slug | None = None
 
 
 class PostUpdate(Body):
-    title: Title = omittable()
+    title: TitleIn = omittable()
     content: Content = omittable()
     status: Status = omittable()
     slug: Slug | None = None

@@ -241,7 +241,10 @@ def created(model: BaseModel, location: str) -> Response:
 
 
 def no_content() -> Response:
-    return Response(status=204)
+    """204: no body, so no Content-Type either (RFC 9110 8.3)."""
+    response = Response(status=204)
+    response.headers.pop("Content-Type", None)
+    return response
 
 
 def page_response(

@@ -239,6 +239,12 @@ class InkwellFlask(Flask):
         self._got_first_request = True
         return self.finalize_request(self.pipeline.handle(self))
 
+    def make_default_options_response(self) -> Response:
+        """Flask's OPTIONS reply (Allow), without the Content-Type of a body it does not have."""
+        response = super().make_default_options_response()
+        response.headers.pop("Content-Type", None)
+        return response
+
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Flask's answer, kept per function: Flask asks `inspect` again for every hook and view
         on every request, and they are the same functions each time. (Shared by the server's
