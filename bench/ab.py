@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import BENCH, FLASK, SMOKE, Server, cpus, free_port, server_env, sh, wrk
+from run import BENCH, FLASK, SMOKE, Server, cpus, free_port, seed, server_env, wrk
 
 SCENARIOS = {
     "cached": ("/api/v1/posts/{post}", {}),
@@ -32,9 +32,7 @@ SCENARIOS = {
 def dataset(tree: Path, data: Path) -> Path:
     db = data / f"{tree.name}.db"
     if not db.exists():
-        env = server_env(f"sqlite:///{db}", f"bench-ab-seed-{tree.name}", APP_ENV="development")
-        sh([*FLASK, "db-upgrade"], env, cwd=tree)
-        sh([*FLASK, "seed", "--seed", "1", *[f"--{k}={v}" for k, v in SMOKE.items()]], env, cwd=tree)
+        seed(f"sqlite:///{db}", SMOKE, cwd=tree)
     return db
 
 

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import FLASK, SMOKE, server_env, sh
+from run import SMOKE, seed, server_env
 
 LOW, HIGH = 100, 600
 
@@ -49,9 +49,7 @@ def main() -> None:
     checkout = args.checkout.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{tmp}/instructions.db"
-        seed_env = server_env(db, "bench-instructions-seed", APP_ENV="development")
-        sh([*FLASK, "db-upgrade"], seed_env, cwd=checkout)
-        sh([*FLASK, "seed", "--seed", "1", *[f"--{k}={v}" for k, v in SMOKE.items()]], seed_env, cwd=checkout)
+        seed(db, SMOKE, cwd=checkout)
         extra = {"APP_CACHE__ENABLED": "false"} if args.scenario == "uncached" else {}
         counted = []
         for count in (LOW, HIGH):

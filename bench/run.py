@@ -61,6 +61,13 @@ def sh(  # type: ignore[no-untyped-def]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=True, **kw)
 
 
+def seed(db_url: str, sizes: dict[str, int], cwd: Path = ROOT) -> None:
+    """Migrate and seed a database with the checkout at `cwd` (its own code and migrations)."""
+    env = server_env(db_url, "bench-seed", APP_ENV="development")
+    sh([*FLASK, "db-upgrade"], env, cwd=cwd)
+    sh([*FLASK, "seed", "--seed", "1", *[f"--{k}={v}" for k, v in sizes.items()]], env, cwd=cwd, timeout=1800)
+
+
 def cpus() -> tuple[str, str]:
     """Server core and wrk core (the same core on a one-core machine)."""
     available = sorted(os.sched_getaffinity(0))
@@ -273,9 +280,8 @@ def prepare_dataset(args: argparse.Namespace) -> Path:
         for f in data.glob(f"seed-{tag}.db*"):
             f.unlink()
         env = server_env(f"sqlite:///{seeded}", "bench-seed", APP_ENV="development")
-        sh([*FLASK, "db-upgrade"], env)
         started = time.monotonic()
-        sh([*FLASK, "seed", "--seed", "1", *[f"--{k}={v}" for k, v in sizes.items()]], env, timeout=1800)
+        seed(f"sqlite:///{seeded}", sizes)
         print(f"seeded {sizes} in {time.monotonic() - started:.1f} s")
         env_admin = [
             "--username",

@@ -29,6 +29,7 @@ from wtforms import (
 )
 from wtforms.validators import Optional
 
+from schemas.common import message
 from services.errors import DomainError, Invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,9 +40,9 @@ def parse(form: FlaskForm, schema: type[M], data: dict[str, Any]) -> M | None:
     try:
         return schema.model_validate_json(orjson.dumps(data))
     except ValidationError as exc:
-        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        for error in exc.errors(include_url=False, include_input=False):
             name = str(error["loc"][0]) if error["loc"] else ""
-            _errors_of(form, name).append(error["msg"])
+            _errors_of(form, name).append(message(error))
         return None
 
 

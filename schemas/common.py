@@ -7,10 +7,20 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-# A text a person writes (a title, a name, a comment): at least one character that is not
-# whitespace, and, like every free text (NO_NUL below), no NUL. On input models only, so a row
-# stored before the rule still reads back.
-NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+# A text a person writes (a title, a name, a comment): at least one character that is not a
+# space, tab or line break, and, like every free text (NO_NUL below), no NUL. The characters are
+# spelled out: `\s` means different sets in ECMA (the document's readers), Rust (pydantic) and
+# Python. On input models only, so a row stored before the rule still reads back.
+NOT_BLANK = "^[^\\x00]*[^\\x00\\t\\n\\v\\f\\r ][^\\x00]*$"
+NOT_BLANK_MESSAGE = "must contain a character other than spaces, tabs and line breaks"
+
+
+def message(error: Any) -> str:
+    """A pydantic error's message, as a person reads it (`error` with its context)."""
+    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == NOT_BLANK:
+        return NOT_BLANK_MESSAGE
+    return str(error["msg"])
+
 
 # Ids are INTEGER columns: a larger number can name nothing (and PostgreSQL rejects it as a bind).
 MAX_ID = 2_147_483_647

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, Inter
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from schemas.common import message
 from services import errors as domain
 
 log = logging.getLogger("inkwell.errors")
@@ -48,8 +49,8 @@ class RateLimited(Exception):
 def validation_errors(exc: ValidationError, where: str) -> list[dict[str, Any]]:
     """pydantic errors without the input (it may be a password) or context (may not serialise)."""
     return [
-        {"loc": [where, *err["loc"]], "msg": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        {"loc": [where, *err["loc"]], "msg": message(err), "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
     ]
 
 

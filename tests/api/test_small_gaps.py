@@ -13,7 +13,16 @@ BLANK = " \t\n "
 
 def test_a_blank_title_comment_or_name_is_a_422_and_writes_nothing(api, client, app) -> None:
     admin = api.user("root", admin=True)
-    assert_problem(client.post("/api/v1/posts", json={"title": BLANK, "content": "c"}, headers=admin), 422)
+    blank = assert_problem(
+        client.post("/api/v1/posts", json={"title": BLANK, "content": "c"}, headers=admin), 422
+    )
+    assert blank["errors"] == [
+        {
+            "loc": ["body", "title"],
+            "msg": "must contain a character other than spaces, tabs and line breaks",
+            "type": "string_pattern_mismatch",
+        }
+    ]
     post = api.post(admin, status="published")
     url = f"/api/v1/posts/{post['id']}"
     assert_problem(client.patch(url, json={"title": BLANK}, headers=admin), 422)

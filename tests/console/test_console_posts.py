@@ -104,3 +104,12 @@ def test_another_users_post_cannot_be_edited_or_deleted(console: Console) -> Non
         assert refused.status_code == 404 and "404 Not Found" in text(refused), path
     assert post_ids(console) == ids
     assert "Mine now" not in text(console.client.get("/console/posts"))
+
+
+def test_a_blank_title_is_refused_next_to_its_field_in_words(make_console: Callable[..., Console]) -> None:
+    console = make_console().user("alice")
+    refused = console.submit("/console/posts/new", {"title": "   ", "content": "Body.", "status": "draft"})
+    assert refused.status_code == 422
+    assert errors(refused)["title"] == ["must contain a character other than spaces, tabs and line breaks"]
+    assert field_has_error(refused, "title")
+    assert post_ids(console) == {}

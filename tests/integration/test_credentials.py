@@ -107,3 +107,19 @@ def test_redis_unreadable_means_the_database_decides(redis_app: Any) -> None:
         assert api.client.get("/api/v1/me", headers=bearer).status_code == 200
     # The bearer was checked against the denylist again: the remembered caller was not trusted.
     assert any("revoked_access_tokens" in statement for statement in statements), statements
+
+
+def test_with_the_response_cache_off_callers_are_still_remembered_and_revoked(redis_app: Any) -> None:
+    """Namespace versions do not depend on the response cache (web/versions.py): with it off, a
+    remembered key is not looked up again, and its revocation still reaches every process."""
+    a, b = two_processes(redis_app, cache={"enabled": False})
+    owner = a.user("owner")
+    key = a.key(owner, ["read", "keys:write"])
+    post = a.post(owner, status="published")
+    assert a.client.get(f"/api/v1/posts/{post['id']}", headers=key).status_code == 200  # remembered
+    with count_queries(a.app) as statements:
+        assert a.client.get(f"/api/v1/posts/{post['id']}", headers=key).status_code == 200
+    assert statements and not any("api_keys" in sql for sql in statements)
+    key_id = a.client.get("/api/v1/api-keys", headers=owner).get_json()["items"][0]["id"]
+    assert b.client.delete(f"/api/v1/api-keys/{key_id}", headers=owner).status_code == 204
+    assert_problem(a.client.get(f"/api/v1/posts/{post['id']}", headers=key), 401)
