@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 from core.settings import ROOT
 
@@ -65,5 +65,21 @@ def upgrade_database(url: str) -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn  # migrations/env.py runs in this transaction
             command.upgrade(cfg, "head")
+        if engine.dialect.name == "sqlite":
+            _persist_wal(engine)
     finally:
         engine.dispose()
+
+
+def _persist_wal(engine: Engine) -> None:
+    """Leave a SQLite file in WAL mode (it is kept in the file): switching it takes an exclusive
+    lock, and two workers switching at their first connections could refuse a request with
+    "database is locked". core/db.py still asks on every connection; with WAL set it is a no-op."""
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert driver is not None
+        driver.isolation_level = None  # outside a transaction, where journal_mode can change
+        driver.execute("PRAGMA journal_mode=WAL")
+    finally:
+        raw.close()

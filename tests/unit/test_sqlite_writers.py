@@ -111,3 +111,16 @@ def test_a_write_that_cannot_get_the_database_in_time_is_a_503(sqlite_url: str) 
     finally:
         db.dispose()
         app.extensions["inkwell"].db.dispose()
+
+
+def test_a_migrated_sqlite_file_is_already_in_wal_mode(tmp_path) -> None:
+    """Workers never switch the journal mode at their first connections (an exclusive lock two
+    of them could race for, answering one request 503): the migration leaves the file in WAL."""
+    import sqlite3
+
+    from core.migrations import upgrade_database
+
+    path = tmp_path / "fresh.db"
+    upgrade_database(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
