@@ -227,10 +227,10 @@ def keys() -> Any:
                 return render_template(
                     "console/key_created.html", title="Key created", key=key, secret=secret
                 )
-    rows, total, pages = api_keys.list_keys(
-        uow=uow(), actor=actor(), query=listing(ApiKeyQuery, per_page=100)
+    keys = api_keys.list_keys(uow=uow(), actor=actor(), query=listing(ApiKeyQuery, per_page=100))
+    return page(
+        "console/keys.html", form, title="API keys", keys=keys.rows, total=keys.total, pages=keys.pages
     )
-    return page("console/keys.html", form, title="API keys", keys=rows, total=total, pages=pages)
 
 
 @blueprint.route("/keys/<id:key_id>/revoke", methods=["GET", "POST"])
@@ -251,9 +251,7 @@ def revoke_key(key_id: int) -> Any:
 @blueprint.get("/usage")
 @login_required
 def usage() -> Any:
-    rows, _total, _pages = api_keys.list_keys(
-        uow=uow(), actor=actor(), query=listing(ApiKeyQuery, per_page=100)
-    )
+    rows = api_keys.list_keys(uow=uow(), actor=actor(), query=listing(ApiKeyQuery, per_page=100)).rows
     limits = current_app.pipeline.limits  # type: ignore[attr-defined]
     live = [key for key in rows if not key.revoked]
     windows = {key.id: limits.key_window(key.tier, key.id) for key in live}
@@ -267,8 +265,8 @@ def usage() -> Any:
 @login_required
 def my_posts() -> Any:
     query = listing(PostQuery, author_id=actor().user_id, sort="-created_at", per_page=100)
-    rows, total, pages = posts.list_posts(uow=uow(), actor=actor(), query=query)
-    return page("console/posts.html", title="My posts", posts=rows, total=total, pages=pages)
+    mine = posts.list_posts(uow=uow(), actor=actor(), query=query)
+    return page("console/posts.html", title="My posts", posts=mine.rows, total=mine.total, pages=mine.pages)
 
 
 @blueprint.route("/posts/new", methods=["GET", "POST"])
@@ -354,9 +352,16 @@ def delete_post(post_id: int) -> Any:
 @login_required
 def admin_users() -> Any:
     require_admin()
-    rows, total, pages = users.list_users(uow=uow(), query=listing(UserQuery, per_page=100))
-    forms = {u.id: RoleForm(formdata=None, data={"role": u.role}) for u in rows}
-    return page("console/admin_users.html", title="Users", users=rows, forms=forms, total=total, pages=pages)
+    listed = users.list_users(uow=uow(), query=listing(UserQuery, per_page=100))
+    forms = {u.id: RoleForm(formdata=None, data={"role": u.role}) for u in listed.rows}
+    return page(
+        "console/admin_users.html",
+        title="Users",
+        users=listed.rows,
+        forms=forms,
+        total=listed.total,
+        pages=listed.pages,
+    )
 
 
 @blueprint.post("/admin/users/<id:user_id>/role")
@@ -393,5 +398,12 @@ def admin_items() -> Any:
             )
             if done is not None:
                 return done
-    rows, total, pages = items.list_items(uow=uow(), query=listing(ItemQuery, per_page=100))
-    return page("console/admin_items.html", form, title="Item catalog", items=rows, total=total, pages=pages)
+    catalog = items.list_items(uow=uow(), query=listing(ItemQuery, per_page=100))
+    return page(
+        "console/admin_items.html",
+        form,
+        title="Item catalog",
+        items=catalog.rows,
+        total=catalog.total,
+        pages=catalog.pages,
+    )

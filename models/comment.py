@@ -19,6 +19,7 @@ class Comment(Timestamped, Base):
 
     __table_args__ = (
         Index("ix_comments_post_id_created_at", "post_id", "created_at", "id"),
+        Index("ix_comments_post_id_updated_at", "post_id", "updated_at", "id"),
         Index("ix_comments_author_id", "author_id"),
         NEVER_REUSE_IDS,
     )

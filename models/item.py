@@ -24,5 +24,6 @@ class Item(Timestamped, Base):
         Index("ix_items_name", "name", "id"),
         Index("ix_items_price", "price", "id"),
         Index("ix_items_created_at", "created_at", "id"),
+        Index("ix_items_updated_at", "updated_at", "id"),
         NEVER_REUSE_IDS,
     )

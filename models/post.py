@@ -39,6 +39,11 @@ class Post(Timestamped, Base):
         Index("ix_posts_status_title", "status", "title", "id"),
         Index("ix_posts_author_id_created_at", "author_id", "created_at", "id"),
         Index("ix_posts_created_at", "created_at", "id"),
+        Index("ix_posts_status_updated_at", "status", "updated_at", "id"),
+        # An admin's lists (no status filter): every sort.
+        Index("ix_posts_updated_at", "updated_at", "id"),
+        Index("ix_posts_title", "title", "id"),
+        Index("ix_posts_published_at", "published_at", "id"),
         Index(
             "uq_posts_published_slug",
             "slug",

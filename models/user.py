@@ -21,5 +21,6 @@ class User(Timestamped, Base):
         Index("uq_users_username_lower", func.lower(username), unique=True),
         Index("uq_users_email_lower", func.lower(email), unique=True),
         Index("ix_users_created_at", "created_at"),
+        Index("ix_users_updated_at", "updated_at", "id"),
         NEVER_REUSE_IDS,
     )

@@ -18,8 +18,7 @@ class ApiKeyList(Resource):
 
         Admins may add `all=true` for everyone's. Secrets are never shown again.
         """
-        rows, total, pages = api_keys.list_keys(uow=uow(), actor=current_actor(), query=query)
-        return page_response(ApiKeyPage, rows, total, pages, query)
+        return page_response(ApiKeyPage, api_keys.list_keys(uow=uow(), actor=current_actor(), query=query))
 
     @operation(
         access=Access.CREDENTIAL, scope="keys:write", body=ApiKeyCreate, response=ApiKeyCreated, status=201

@@ -36,10 +36,8 @@ class PostComments(Resource):
 
         Comments of a visible post, oldest first.
         """
-        rows, total, pages = comments.list_for_post(
-            uow=uow(), actor=current_actor(), post_id=post_id, query=query
-        )
-        return page_response(CommentPage, rows, total, pages, query)
+        paged = comments.list_for_post(uow=uow(), actor=current_actor(), post_id=post_id, query=query)
+        return page_response(CommentPage, paged)
 
     @operation(
         access=Access.CREDENTIAL,

@@ -39,8 +39,7 @@ class ItemList(Resource):
 
         The catalog, with text, price and stock filters.
         """
-        rows, total, pages = items.list_items(uow=uow(), query=query)
-        return page_response(ItemPage, rows, total, pages, query)
+        return page_response(ItemPage, items.list_items(uow=uow(), query=query))
 
     @operation(body=ItemCreate, response=ItemOut, status=201, errors=(409,), **EDIT)
     def post(self, body: ItemCreate) -> Response:

@@ -31,8 +31,7 @@ class PostList(Resource):
 
         Published posts, plus the caller's own drafts (admins: every post).
         """
-        rows, total, pages = posts.list_posts(uow=uow(), actor=current_actor(), query=query)
-        return page_response(PostPage, rows, total, pages, query)
+        return page_response(PostPage, posts.list_posts(uow=uow(), actor=current_actor(), query=query))
 
     @operation(
         access=Access.CREDENTIAL,

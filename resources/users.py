@@ -70,8 +70,8 @@ class UserList(Resource):
 
         `q` filters on the username. Private fields only for the caller themself and admins.
         """
-        rows, total, pages = users.list_users(uow=uow(), query=query)
-        return page_response(UserPage, [user_view(u) for u in rows], total, pages, query)
+        paged = users.list_users(uow=uow(), query=query)
+        return page_response(UserPage, paged, [user_view(u) for u in paged.rows])
 
 
 class UserDetail(Resource):

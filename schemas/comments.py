@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from schemas.common import NOT_BLANK, AuthorRef, Body, Id, Out, Page, PageQuery
+from schemas.common import NOT_BLANK, AuthorRef, Body, Id, Out, Page, SyncQuery
 
 CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 CommentTextIn = Annotated[str, StringConstraints(min_length=1, max_length=5000, pattern=NOT_BLANK)]
@@ -19,8 +19,8 @@ class CommentUpdate(Body):
     content: CommentTextIn
 
 
-class CommentQuery(PageQuery):
-    sort: Literal["created_at", "-created_at"] = "created_at"
+class CommentQuery(SyncQuery):
+    sort: Literal["created_at", "-created_at", "updated_at", "-updated_at"] = "created_at"
 
 
 class CommentOut(Out):

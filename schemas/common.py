@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 # A text a person writes (a title, a name, a comment): at least one character that is not a
 # space, tab or line break, and, like every free text (NO_NUL below), no NUL. The characters are
@@ -21,6 +31,9 @@ def message(error: Any) -> str:
         return NOT_BLANK_MESSAGE
     return str(error["msg"])
 
+
+# A cursor holds the filters of the page it came with; the longest filters fit with room to spare.
+CURSOR_MAX = 4096
 
 # Ids are INTEGER columns: a larger number can name nothing (and PostgreSQL rejects it as a bind).
 MAX_ID = 2_147_483_647
@@ -39,6 +52,18 @@ def _in_utc(value: datetime) -> datetime:
 
 # An RFC 3339 time with an offset (a naive one is ambiguous), held in UTC.
 UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339_text(value: object) -> object:
+    """A query's time as RFC 3339 text only: lax parsing also takes numbers ("0.5") as Unix times."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 time with an offset, like 2026-11-21T10:05:00Z")
+    return value
+
+
+QueryTime = Annotated[UTCTime, BeforeValidator(_rfc3339_text)]
 
 
 def reject_nul(value: object) -> object:
@@ -104,19 +129,30 @@ class PageQuery(Query):
     # Any page past the end is an empty 200; the bound only keeps OFFSET within a BIGINT.
     page: int = Field(1, ge=1, le=MAX_ID)
     per_page: int = Field(20, ge=1, le=100)
+    # A previous page's next_cursor (services/cursors.py); never together with page.
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX)] | None = None
+
+
+class SyncQuery(PageQuery):
+    """A list a sync job can walk: rows changed at or after a time, oldest change first with
+    sort=updated_at (posts, comments, items and users)."""
+
+    updated_since: QueryTime | None = None
 
 
 T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    """The list envelope; each resource subclasses it so the schema gets a clean name."""
+    """The list envelope; each resource subclasses it so the schema gets a clean name. In cursor
+    mode (`?cursor=`) page and pages are null; next_cursor is null on the last page."""
 
     items: list[T]
-    page: Annotated[int, Field(ge=1)]
+    page: Annotated[int, Field(ge=1)] | None
     per_page: Annotated[int, Field(ge=1, le=100)]
     total: Count
-    pages: Count
+    pages: Count | None
+    next_cursor: Annotated[str, Field(min_length=1, max_length=CURSOR_MAX)] | None
 
 
 class AuthorRef(Out):

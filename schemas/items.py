@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from schemas.common import NOT_BLANK, Body, Count, Id, Out, Page, PageQuery, omittable
+from schemas.common import NOT_BLANK, Body, Count, Id, Out, Page, SyncQuery, omittable
 
 # Money: a JSON number or string in, never NaN/Infinity, at most 2 decimals; a 2-decimal string out.
 MONEY_SCHEMA = {
@@ -128,12 +128,14 @@ class ItemUpdate(MoneyBody):
     stock: Stock = omittable()
 
 
-class ItemQuery(PageQuery):
+class ItemQuery(SyncQuery):
     q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     min_price: MoneyIn | None = None
     max_price: MoneyIn | None = None
     in_stock: bool | None = None
-    sort: Literal["name", "-name", "price", "-price", "created_at", "-created_at"] = "name"
+    sort: Literal[
+        "name", "-name", "price", "-price", "created_at", "-created_at", "updated_at", "-updated_at"
+    ] = "name"
 
 
 class ItemOut(Out):

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import MAX_ID, NOT_BLANK, AuthorRef, Body, Count, Id, Out, Page, PageQuery, omittable
+from schemas.common import MAX_ID, NOT_BLANK, AuthorRef, Body, Count, Id, Out, Page, SyncQuery, omittable
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 TitleIn = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK)]
@@ -35,16 +35,24 @@ class PostUpdate(Body):
     slug: Slug | None = None
 
 
-class PostQuery(PageQuery):
+class PostQuery(SyncQuery):
     status: Status = omittable()
     author: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     # Bounded like path ids: a number no id column can hold would be a database error, not a 422.
     author_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     slug: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    sort: Literal["created_at", "-created_at", "published_at", "-published_at", "title", "-title"] = (
-        "-created_at"
-    )
+    # A substring, matched from a trigram index: shorter than a trigram, it could not be.
+    q: Annotated[str, StringConstraints(min_length=3, max_length=100)] | None = None
+    sort: Literal[
+        "created_at",
+        "-created_at",
+        "published_at",
+        "-published_at",
+        "title",
+        "-title",
+        "updated_at",
+        "-updated_at",
+    ] = "-created_at"
 
 
 class PostOut(Out):

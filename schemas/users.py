@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 import email_validator
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from schemas.common import Body, Id, Out, Page, PageQuery, document_no_nul, omittable
+from schemas.common import Body, Id, Out, Page, SyncQuery, document_no_nul, omittable
 
 Username = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[
@@ -52,9 +52,11 @@ class UserAdminUpdate(Body):
     bio: Bio = omittable()
 
 
-class UserQuery(PageQuery):
+class UserQuery(SyncQuery):
     q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    sort: Literal["created_at", "-created_at", "username", "-username"] = "created_at"
+    sort: Literal["created_at", "-created_at", "username", "-username", "updated_at", "-updated_at"] = (
+        "created_at"
+    )
 
 
 class UserOut(Out):

@@ -12,7 +12,7 @@ from models import ApiKey, User
 from schemas.auth import ApiKeyCreate, ApiKeyQuery, ApiKeyUpdate
 from services.actor import Actor, require, scopes_of_role
 from services.errors import Forbidden, Invalid, NotFound
-from services.pagination import Order, listing, paginate
+from services.pagination import Order, Paged, listing, paginate, resume
 from services.tokens import digest, new_secret
 from services.uow import UnitOfWork
 
@@ -109,8 +109,9 @@ def live_keys(uow: UnitOfWork, user_id: int) -> int:
     )
 
 
-def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tuple[list[ApiKey], int, int]:
+def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> Paged[ApiKey]:
     actor = require(actor, "read")
+    query, position = resume(uow, "api-keys", query)
     stmt = select(ApiKey)
     if query.all:
         if not actor.is_admin:
@@ -118,7 +119,9 @@ def list_keys(*, uow: UnitOfWork, actor: Actor | None, query: ApiKeyQuery) -> tu
     else:
         stmt = stmt.where(ApiKey.user_id == actor.user_id)
     newest_first = Order(ApiKey.created_at, ApiKey.id, descending=True)
-    return paginate(uow, listing(stmt, newest_first), page=query.page, per_page=query.per_page)
+    after = position.after if position is not None else None
+    shape = listing(stmt, newest_first, after=after)
+    return paginate(uow, shape, query, list_name="api-keys", position=position)
 
 
 def get(*, uow: UnitOfWork, actor: Actor | None, key_id: int) -> ApiKey:

@@ -11,20 +11,25 @@ from schemas.comments import CommentCreate, CommentQuery, CommentUpdate
 from services import posts
 from services.actor import Actor, require
 from services.errors import Forbidden, NotFound
-from services.pagination import listing, order, paginate
+from services.pagination import Paged, listing, order, paginate, resume
 from services.uow import UnitOfWork
 
-SORTS = {"created_at": Comment.created_at}
+SORTS = {"created_at": Comment.created_at, "updated_at": Comment.updated_at}
 Precondition = Callable[[object], None]
 
 
 def list_for_post(
     *, uow: UnitOfWork, actor: Actor | None, post_id: int, query: CommentQuery
-) -> tuple[list[Comment], int, int]:
+) -> Paged[Comment]:
     posts.get_visible(uow=uow, actor=actor, post_id=post_id)
+    list_name = f"posts/{post_id}/comments"
+    query, position = resume(uow, list_name, query)
     stmt = select(Comment).where(Comment.post_id == post_id)
+    if query.updated_since is not None:
+        stmt = stmt.where(Comment.updated_at >= query.updated_since)
     in_order = order(SORTS, query.sort, Comment.id)
-    return paginate(uow, listing(stmt, in_order), page=query.page, per_page=query.per_page)
+    after = position.after if position is not None else None
+    return paginate(uow, listing(stmt, in_order, after=after), query, list_name=list_name, position=position)
 
 
 def get_visible(

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from core.settings import Settings
+from services.cursors import Cursors
 from services.tokens import AccessTokens
 
 
@@ -32,6 +33,7 @@ class ServiceConfig:
     refresh_ttl_seconds: int
     tiers: MappingProxyType[str, str]  # rate-limit tier name -> budget ("" : unlimited)
     max_keys_per_user: int  # live API keys one user may hold (0: no cap)
+    cursors: Cursors
     clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
@@ -41,5 +43,6 @@ class ServiceConfig:
             refresh_ttl_seconds=settings.auth.refresh_ttl_seconds,
             tiers=MappingProxyType(dict(settings.rate_limit.tiers)),
             max_keys_per_user=settings.api_keys.max_per_user,
+            cursors=Cursors(settings.auth.secret_key),
             clock=clock or SystemClock(),
         )

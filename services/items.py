@@ -12,14 +12,15 @@ from models import Item
 from schemas.items import ItemCreate, ItemQuery, ItemUpdate
 from services.actor import Actor, require
 from services.errors import Conflict, Forbidden, NotFound
-from services.pagination import listing, order, paginate
+from services.pagination import Paged, listing, order, paginate, resume
 from services.uow import UnitOfWork
 
-SORTS = {"name": Item.name, "price": Item.price, "created_at": Item.created_at}
+SORTS = {"name": Item.name, "price": Item.price, "created_at": Item.created_at, "updated_at": Item.updated_at}
 Precondition = Callable[[object], None]
 
 
-def list_items(*, uow: UnitOfWork, query: ItemQuery) -> tuple[list[Item], int, int]:
+def list_items(*, uow: UnitOfWork, query: ItemQuery) -> Paged[Item]:
+    query, position = resume(uow, "items", query)
     stmt = select(Item)
     if query.q:
         stmt = stmt.where(
@@ -34,9 +35,11 @@ def list_items(*, uow: UnitOfWork, query: ItemQuery) -> tuple[list[Item], int, i
         stmt = stmt.where(Item.price <= query.max_price)
     if query.in_stock is not None:
         stmt = stmt.where(Item.stock > 0 if query.in_stock else Item.stock == 0)
-    return paginate(
-        uow, listing(stmt, order(SORTS, query.sort, Item.id)), page=query.page, per_page=query.per_page
-    )
+    if query.updated_since is not None:
+        stmt = stmt.where(Item.updated_at >= query.updated_since)
+    after = position.after if position is not None else None
+    shape = listing(stmt, order(SORTS, query.sort, Item.id), after=after)
+    return paginate(uow, shape, query, list_name="items", position=position)
 
 
 def get(*, uow: UnitOfWork, item_id: int, for_update: bool = False) -> Item:

@@ -29,11 +29,16 @@ from schemas.common import AuthorRef
 from schemas.posts import PostCreate, PostOut, PostQuery, PostReplace, PostUpdate, Status
 from services.actor import Actor, require
 from services.errors import Conflict, Forbidden, NotFound
-from services.pagination import Listing, like_pattern, listing, order, paginate
+from services.pagination import After, Listing, Paged, like_pattern, listing, order, paginate, resume
 from services.uow import UnitOfWork
 
 STATUSES = frozenset(get_args(Status))
-SORTS = {"created_at": Post.created_at, "published_at": Post.published_at, "title": Post.title}
+SORTS = {
+    "created_at": Post.created_at,
+    "published_at": Post.published_at,
+    "title": Post.title,
+    "updated_at": Post.updated_at,
+}
 SLUG_MAX = 200
 SLUG_ATTEMPTS = 20
 Precondition = Callable[[object], None]
@@ -79,22 +84,24 @@ def _visible_parts(viewer: str, viewer_id: Any) -> tuple[ColumnElement[bool], ..
     return (status_is("published"), and_(Post.author_id == viewer_id, ~status_is("published")))
 
 
-def list_posts(
-    *, uow: UnitOfWork, actor: Actor | None, query: PostQuery
-) -> tuple[list[dict[str, Any]], int, int]:
+def list_posts(*, uow: UnitOfWork, actor: Actor | None, query: PostQuery) -> Paged[dict[str, Any]]:
     """A page of posts as dicts in PostOut's shape: plain rows, cheaper to load than ORM objects,
     for posts that are only read."""
+    query, position = resume(uow, "posts", query)
     filters = {
         "author_id": query.author_id,
         "author": query.author.lower() if query.author else None,
         "slug": query.slug,
         "q": like_pattern(query.q) if query.q else None,
+        "updated_since": query.updated_since,
     }
     given = {name: value for name, value in filters.items() if value is not None}
-    shape = _listing(_viewer(actor), query.sort, frozenset(given), query.status)
+    after = position.after if position is not None else None
+    shape = _listing(_viewer(actor), query.sort, frozenset(given), query.status, after)
     params = {**given, "viewer_id": actor.user_id if actor is not None else None}
-    rows, total, pages = paginate(uow, shape, page=query.page, per_page=query.per_page, params=params)
-    return [_shaped(row) for row in rows], total, pages
+    paged = paginate(uow, shape, query, list_name="posts", position=position, params=params)
+    paged.rows = [_shaped(row) for row in paged.rows]
+    return paged
 
 
 def _shaped(row: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +120,7 @@ _ROWS = select(
 
 
 @functools.cache
-def _listing(viewer: str, sort: str, filters: frozenset[str], status: str | None) -> Listing:
+def _listing(viewer: str, sort: str, filters: frozenset[str], status: str | None, after: After) -> Listing:
     """The list statements for one shape of query (kind of viewer, sort, which filters are given),
     built once with every value a bound parameter (see services/pagination.Listing)."""
     stmt = select(Post)
@@ -129,8 +136,11 @@ def _listing(viewer: str, sort: str, filters: frozenset[str], status: str | None
     if "q" in filters:
         pattern: BindParameter[str] = bindparam("q")
         stmt = stmt.where(or_(Post.title.ilike(pattern, escape="/"), Post.content.ilike(pattern, escape="/")))
+    if "updated_since" in filters:
+        stmt = stmt.where(Post.updated_at >= bindparam("updated_since"))
     in_order = order(SORTS, sort, Post.id)
-    return listing(stmt, in_order, rows=_ROWS, parts=_visible_parts(viewer, bindparam("viewer_id")))
+    parts = _visible_parts(viewer, bindparam("viewer_id"))
+    return listing(stmt, in_order, rows=_ROWS, parts=parts, after=after)
 
 
 @functools.cache

@@ -12,21 +12,24 @@ from services import passwords
 from services.actor import Actor
 from services.auth import revoke_other_families
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from services.pagination import listing, order, paginate
+from services.pagination import Paged, listing, order, paginate, resume
 from services.uow import UnitOfWork
 
-SORTS = {"created_at": User.created_at, "username": func.lower(User.username)}
+SORTS = {"created_at": User.created_at, "username": func.lower(User.username), "updated_at": User.updated_at}
 Precondition = Callable[[object], None]
 
 
-def list_users(*, uow: UnitOfWork, query: UserQuery) -> tuple[list[User], int, int]:
+def list_users(*, uow: UnitOfWork, query: UserQuery) -> Paged[User]:
     """Anyone may list users; `q` matches the username, ignoring case."""
+    query, position = resume(uow, "users", query)
     stmt = select(User)
     if query.q:
         stmt = stmt.where(User.username.icontains(query.q, autoescape=True))
-    return paginate(
-        uow, listing(stmt, order(SORTS, query.sort, User.id)), page=query.page, per_page=query.per_page
-    )
+    if query.updated_since is not None:
+        stmt = stmt.where(User.updated_at >= query.updated_since)
+    after = position.after if position is not None else None
+    shape = listing(stmt, order(SORTS, query.sort, User.id), after=after)
+    return paginate(uow, shape, query, list_name="users", position=position)
 
 
 def get(*, uow: UnitOfWork, user_id: int, for_update: bool = False) -> User:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
 from services.errors import PreconditionFailed
+from services.pagination import Paged
 from web.errors import MalformedJson, RequestInvalid, validation_errors
 from web.versions import RESPONSES, Namespace
 
@@ -248,32 +249,46 @@ def no_content() -> Response:
 
 
 def page_response(
-    page_model: type[BaseModel], items: Sequence[Any], total: int, pages: int, query: Any
+    page_model: type[BaseModel], paged: Paged[Any], items: Sequence[Any] | None = None
 ) -> Response:
-    """The list envelope. Its items (ORM objects, dicts or models) are validated with it in one
-    call into pydantic-core, not one call per item."""
+    """The list envelope for a page (its rows, or `items` made from them). The items (ORM objects,
+    dicts or models) are validated with it in one call into pydantic-core, not one per item."""
     envelope = page_model.model_validate(
-        {"items": items, "page": query.page, "per_page": query.per_page, "total": total, "pages": pages}
+        {
+            "items": paged.rows if items is None else items,
+            "page": paged.page,
+            "per_page": paged.per_page,
+            "total": paged.total,
+            "pages": paged.pages,
+            "next_cursor": paged.next_cursor,
+        }
     )
     response = json_response(envelope)
-    response.headers["Link"] = link_header(query, total)
+    response.headers["Link"] = link_header(paged)
     return response
 
 
-def link_header(query: Any, total: int) -> str:
-    """RFC 8288 links: first and last always, prev and next where they exist (GitHub style)."""
-    page, per_page = query.page, query.per_page
+def link_header(paged: Paged[Any]) -> str:
+    """RFC 8288 links: first and last always, prev and next where they exist (GitHub style); in
+    cursor mode, first and next (the next cursor's) only."""
+    page, per_page, total = paged.page, paged.per_page, paged.total
     last = max(1, math.ceil(total / per_page))
     # The other parameters as parsed (every spelling of a query links alike, see canonical_query),
     # encoded once for all four links. Relative to the request (RFC 8288 allows it): the Host
     # header never reaches a link, nor through the response cache another caller's response.
-    rest = urlencode([(k, v) for k, v in canonical_query(query) if k not in ("page", "per_page")])
+    paging = ("page", "per_page", "cursor")
+    rest = urlencode([(k, v) for k, v in canonical_query(paged.query) if k not in paging])
     base = f"{request.path}?{rest}&" if rest else f"{request.path}?"
 
     def url(n: int) -> str:
         return f"{base}page={n}&per_page={per_page}"
 
     links = [f'<{url(1)}>; rel="first"']
+    if page is None:
+        if paged.next_cursor is not None:
+            after = urlencode({"cursor": paged.next_cursor})
+            links.append(f'<{base}{after}&per_page={per_page}>; rel="next"')
+        return ", ".join(links)
     if page > 1:
         links.append(f'<{url(min(page - 1, last))}>; rel="prev"')
     if page < last:

@@ -64,7 +64,11 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
     "ETag": {"description": "Strong validator; send it back in If-None-Match / If-Match.", "schema": STRING},
     "Location": {"description": "URL of the created resource.", "required": True, "schema": STRING},
-    "Link": {"description": "RFC 8288 first/prev/next/last page links.", "schema": STRING},
+    "Link": {
+        "description": "RFC 8288 links: first and last, prev and next where they exist; in cursor mode"
+        " (`?cursor=`), first and next (the next cursor's URL) only.",
+        "schema": STRING,
+    },
     "X-Cache": {
         "description": "Whether the response cache answered: HIT, MISS, or BYPASS (Redis unavailable).",
         "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},

@@ -153,7 +153,11 @@ def test_filters(api, client):
     assert titles(client.get(f"{POSTS}?slug=gardening")) == ["Gardening"]
     assert titles(client.get(f"{POSTS}?status=draft", headers=alice)) == ["Draft notes"]
     assert titles(client.get(f"{POSTS}?status=published&author=alice")) == ["Python tips"]
-    assert titles(client.get(f"{POSTS}?q=%25")) == []  # LIKE wildcards are literal
+    assert titles(client.get(f"{POSTS}?q=%25%25%25")) == []  # LIKE wildcards are literal
+    # A substring from a trigram index: 3 to 100 characters.
+    for short_or_long in ("py", "x" * 101):
+        body = assert_problem(client.get(POSTS, query_string={"q": short_or_long}), 422)
+        assert [e["loc"] for e in body["errors"]] == [["query", "q"]]
     assert titles(client.get(f"{POSTS}?author=nobody")) == []
 
 

@@ -28,7 +28,7 @@ POST_KEYS = {
 COMMENT_KEYS = {"id", "post_id", "author", "content", "created_at", "updated_at"}
 ITEM_KEYS = {"id", "sku", "name", "description", "price", "stock", "created_at", "updated_at"}
 KEY_KEYS = {"id", "name", "prefix", "scopes", "tier", "created_at", "last_used_at", "expires_at", "revoked"}
-ENVELOPE = {"items", "page", "per_page", "total", "pages"}
+ENVELOPE = {"items", "page", "per_page", "total", "pages", "next_cursor"}
 
 
 def count(app: Flask, model: Any) -> int:
