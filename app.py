@@ -14,7 +14,7 @@ from entrypoints import cli
 from resources.api_keys import ApiKeyDetail, ApiKeyList
 from resources.auth import Login, Logout, Refresh, Register
 from resources.comments import CommentDetail, PostComments
-from resources.items import ItemDetail, ItemList
+from resources.items import ItemDetail, ItemImportList, ItemList
 from resources.ops import Docs, DocsAsset, Healthz, Metrics, OpenApiDoc, Readyz
 from resources.posts import PostDetail, PostList
 from resources.users import Me, UserDetail, UserList
@@ -45,6 +45,7 @@ ROUTES: list[tuple[str, type, str]] = [
     (f"{V1}/posts/<id:post_id>/comments", PostComments, "post_comments"),
     (f"{V1}/comments/<id:comment_id>", CommentDetail, "comment"),
     (f"{V1}/items", ItemList, "items"),
+    (f"{V1}/items/import", ItemImportList, "item_import"),
     (f"{V1}/items/<id:item_id>", ItemDetail, "item"),
     (f"{V1}/api-keys", ApiKeyList, "api_keys"),
     (f"{V1}/api-keys/<id:key_id>", ApiKeyDetail, "api_key"),

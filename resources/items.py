@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, url_for
 from flask_restful import Resource
 
-from schemas.items import ItemCreate, ItemOut, ItemPage, ItemQuery, ItemUpdate
+from schemas.items import ItemCreate, ItemImport, ItemImportResult, ItemOut, ItemPage, ItemQuery, ItemUpdate
 from services import items
 from web.context import current_actor, uow
 from web.contract import (
@@ -49,6 +49,18 @@ class ItemList(Resource):
         """
         item = items.create(uow=uow(), actor=current_actor(), data=body)
         return created(ItemOut.model_validate(item), url_for("item", item_id=item.id))
+
+
+class ItemImportList(Resource):
+    @operation(body=ItemImport, response=ItemImportResult, errors=(409,), **EDIT)
+    def post(self, body: ItemImport) -> Response:
+        """Import items.
+
+        Up to 1,000 items matched by SKU, all or nothing: `on_conflict` says what an item whose SKU
+        exists does (`update`: takes this item's fields, as PUT; `skip`; `fail`: a 409 naming
+        the SKUs). `ids` holds each input item's id, in input order.
+        """
+        return json_response(items.import_items(uow=uow(), actor=current_actor(), data=body))
 
 
 class ItemDetail(Resource):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -18,6 +19,8 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.common import NOT_BLANK, Body, Count, Id, Out, Page, SyncQuery, omittable
+
+IMPORT_MAX = 1000  # items in one import: one INSERT statement of them stays within both databases' limits
 
 # Money: a JSON number or string in, never NaN/Infinity, at most 2 decimals; a 2-decimal string out.
 MONEY_SCHEMA = {
@@ -86,13 +89,21 @@ class MoneyBody(Body):
             data = json.loads(text, parse_int=_Number, parse_float=_Number)
         except (ValueError, RecursionError):  # not JSON (or too deep to read here): pydantic judges it
             data = None
-        literal = data.get("price") if isinstance(data, dict) else None
-        message = _number_error(literal) if isinstance(literal, _Number) else None
-        if message is not None:
-            error = PydanticCustomError("money_format", message)
-            details: list[InitErrorDetails] = [{"type": error, "loc": ("price",), "input": str(literal)}]
+        details: list[InitErrorDetails] = []
+        for loc, literal in cls._prices(data):
+            message = _number_error(literal) if isinstance(literal, _Number) else None
+            if message is not None:
+                error = PydanticCustomError("money_format", message)
+                details.append({"type": error, "loc": loc, "input": str(literal)})
+        if details:
             raise ValidationError.from_exception_data(cls.__name__, details)
         return super().model_validate_json(json_data, **kwargs)
+
+    @classmethod
+    def _prices(cls, data: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+        """Where the body's prices are, and each as written."""
+        if isinstance(data, dict):
+            yield ("price",), data.get("price")
 
 
 MoneyOut = Annotated[
@@ -118,6 +129,31 @@ class ItemCreate(MoneyBody):
     description: Description = ""
     sku: Sku | None = None
     stock: Stock = 0
+
+
+class ImportedItem(ItemCreate):
+    sku: Sku  # an import matches rows by SKU
+
+
+class ItemImport(MoneyBody):
+    items: Annotated[list[ImportedItem], Field(min_length=1, max_length=IMPORT_MAX)]
+    # What an item whose SKU exists does: replace that item's fields with its own (as PUT does),
+    # leave it as it is, or make the whole import a 409.
+    on_conflict: Literal["update", "skip", "fail"] = "fail"
+
+    @classmethod
+    def _prices(cls, data: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+        rows = data.get("items") if isinstance(data, dict) else None
+        for i, row in enumerate(rows if isinstance(rows, list) else []):
+            if isinstance(row, dict):
+                yield ("items", i, "price"), row.get("price")
+
+
+class ItemImportResult(Out):
+    created: Count
+    updated: Count
+    skipped: Count
+    ids: Annotated[list[Id], Field(min_length=1, max_length=IMPORT_MAX)]  # one per input item, in order
 
 
 class ItemUpdate(MoneyBody):

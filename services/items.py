@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from models import Item
-from schemas.items import ItemCreate, ItemQuery, ItemUpdate
+from schemas.items import ItemCreate, ItemImport, ItemImportResult, ItemQuery, ItemUpdate
 from services.actor import Actor, require
-from services.errors import Conflict, Forbidden, NotFound
+from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.pagination import Paged, listing, order, paginate, resume
 from services.uow import UnitOfWork
 
@@ -55,6 +56,49 @@ def create(*, uow: UnitOfWork, actor: Actor | None, data: ItemCreate) -> Item:
     _save(uow, item)
     uow.commit()
     return item
+
+
+def import_items(*, uow: UnitOfWork, actor: Actor | None, data: ItemImport) -> ItemImportResult:
+    """Create or update items by SKU in one INSERT ... ON CONFLICT, all or nothing."""
+    _require_editor(actor)
+    skus = [item.sku for item in data.items]
+    first: dict[str, int] = {}
+    for i, sku in enumerate(skus):
+        if sku in first:
+            raise Invalid(
+                f"SKU {sku} is also item {first[sku]}: each SKU once", loc=("body", "items", i, "sku")
+            )
+        first[sku] = i
+    session = uow.session
+    # Locked, so the counts hold against a concurrent import of the same SKUs (PostgreSQL).
+    taken = {
+        sku for sku in session.scalars(select(Item.sku).where(Item.sku.in_(skus)).with_for_update()) if sku
+    }
+    if data.on_conflict == "fail" and taken:
+        raise Conflict(f"these SKUs exist already: {', '.join(sorted(taken))}")
+    now = uow.now()
+    rows = [{**item.model_dump(), "created_at": now, "updated_at": now} for item in data.items]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(Item).values(rows)
+    if data.on_conflict == "update":
+        fresh = upsert.excluded
+        changes = {name: fresh[name] for name in ("name", "description", "price", "stock", "updated_at")}
+        upsert = upsert.on_conflict_do_update(index_elements=[Item.sku], set_=changes)
+    else:  # "fail" (a race with a concurrent insert is then a 409 below) or "skip"
+        upsert = upsert.on_conflict_do_nothing(index_elements=[Item.sku])
+    ids = dict(session.execute(upsert.returning(Item.sku, Item.id)).all())
+    if data.on_conflict == "fail" and len(ids) < len(skus):
+        raise Conflict(f"these SKUs exist already: {', '.join(sorted(set(skus) - set(ids)))}")
+    if data.on_conflict == "skip" and taken:
+        ids.update(session.execute(select(Item.sku, Item.id).where(Item.sku.in_(taken))).all())
+    uow.commit()
+    touched = len(taken)
+    return ItemImportResult(
+        created=len(skus) - touched,
+        updated=touched if data.on_conflict == "update" else 0,
+        skipped=touched if data.on_conflict == "skip" else 0,
+        ids=[ids[sku] for sku in skus],
+    )
 
 
 def replace(
