@@ -105,6 +105,12 @@ class MetricsSettings(BaseModel):
     min_interval_seconds: float = Field(1.0, ge=0, le=60)
 
 
+class SearchSettings(BaseModel):
+    # A full-text search that takes longer answers with the best of what it found by then
+    # (incomplete_results: true).
+    timeout_ms: int = Field(1000, ge=1, le=60_000)
+
+
 class CorsSettings(BaseModel):
     origins: list[str] = Field(default_factory=list)
 
@@ -165,6 +171,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api_keys: ApiKeySettings = Field(default_factory=ApiKeySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

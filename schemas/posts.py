@@ -43,15 +43,21 @@ class PostQuery(SyncQuery):
     slug: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     # A substring, matched from a trigram index: shorter than a trigram, it could not be.
     q: Annotated[str, StringConstraints(min_length=3, max_length=100)] | None = None
-    sort: Literal[
-        "created_at",
-        "-created_at",
-        "published_at",
-        "-published_at",
-        "title",
-        "-title",
-        "updated_at",
-        "-updated_at",
+    # Full text: words by their English stems, "a phrase", -excluded, a or b (services/search.py).
+    search: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    sort: Annotated[
+        Literal[
+            "relevance",
+            "created_at",
+            "-created_at",
+            "published_at",
+            "-published_at",
+            "title",
+            "-title",
+            "updated_at",
+            "-updated_at",
+        ],
+        Field(description="With `search` the default is `relevance`, taken only with `search` (else 422)."),
     ] = "-created_at"
 
 
@@ -69,4 +75,5 @@ class PostOut(Out):
 
 
 class PostPage(Page[PostOut]):
-    pass
+    # true when a search stopped at search.timeout_ms: the page holds the best of what it found.
+    incomplete_results: bool

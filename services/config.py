@@ -34,6 +34,7 @@ class ServiceConfig:
     tiers: MappingProxyType[str, str]  # rate-limit tier name -> budget ("" : unlimited)
     max_keys_per_user: int  # live API keys one user may hold (0: no cap)
     cursors: Cursors
+    search_timeout_ms: int
     clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
@@ -44,5 +45,6 @@ class ServiceConfig:
             tiers=MappingProxyType(dict(settings.rate_limit.tiers)),
             max_keys_per_user=settings.api_keys.max_per_user,
             cursors=Cursors(settings.auth.secret_key),
+            search_timeout_ms=settings.search.timeout_ms,
             clock=clock or SystemClock(),
         )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from models import Item
 from schemas.items import ItemCreate, ItemImport, ItemImportResult, ItemQuery, ItemUpdate
+from services import search
 from services.actor import Actor, require
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.pagination import Paged, listing, order, paginate, resume
@@ -24,12 +25,8 @@ def list_items(*, uow: UnitOfWork, query: ItemQuery) -> Paged[Item]:
     query, position = resume(uow, "items", query)
     stmt = select(Item)
     if query.q:
-        stmt = stmt.where(
-            or_(
-                Item.name.icontains(query.q, autoescape=True),
-                Item.description.icontains(query.q, autoescape=True),
-            )
-        )
+        dialect = uow.session.get_bind().dialect.name
+        stmt = stmt.where(search.item_substring(dialect, Item.name, Item.description, Item.id, query.q))
     if query.min_price is not None:
         stmt = stmt.where(Item.price >= query.min_price)
     if query.max_price is not None:

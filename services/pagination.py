@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any, Generic, Literal, TypeVar
@@ -133,7 +135,10 @@ def listing(
     else:
         selected = rows.add_columns(page_ids.c.sort_key.label(SORT_KEY))
     joined = selected.join(page_ids, entity.id == page_ids.c.id)
-    return Listing(count, joined.order_by(*in_order.by()), plain=rows is not None)
+    # Ordered by the page's own columns: the sort may be on a subquery's column (a search's relevance).
+    return Listing(
+        count, joined.order_by(*in_order.by(page_ids.c.sort_key, page_ids.c.id)), plain=rows is not None
+    )
 
 
 R = TypeVar("R")
@@ -144,7 +149,7 @@ class Paged(Generic[R]):
     `pages` are None. `query` is the query the page answers: the request's, with what a cursor
     holds filled in where the request left it out."""
 
-    __slots__ = ("next_cursor", "page", "pages", "per_page", "query", "rows", "total")
+    __slots__ = ("incomplete", "next_cursor", "page", "pages", "per_page", "query", "rows", "total")
 
     def __init__(
         self, rows: list[R], total: int, query: Any, *, cursor_mode: bool, next_cursor: str | None
@@ -156,6 +161,7 @@ class Paged(Generic[R]):
         self.page: int | None = None if cursor_mode else query.page
         self.pages: int | None = None if cursor_mode else math.ceil(total / query.per_page)
         self.next_cursor = next_cursor
+        self.incomplete = False  # a search stopped at its time limit: the best of what it found
 
 
 Q = TypeVar("Q", bound=PageQuery)
@@ -209,11 +215,15 @@ def paginate(
     list_name: str,
     position: Position | None = None,
     params: dict[str, Any] | None = None,
+    guard: Callable[[], AbstractContextManager[None]] = nullcontext,
+    cached_total: bool = True,
 ) -> Paged[Any]:
     """One page of `query` with `params` bound, from `request`'s page or from `position`, and the
-    total. One row more than the page is read: it tells whether a next cursor is needed."""
+    total. One row more than the page is read: it tells whether a next cursor is needed. Each
+    statement runs inside `guard()` (a search's time limit)."""
     params = params or {}
-    total = uow.count(query.count, params)
+    with guard():
+        total = uow.count(query.count, params, cached=cached_total)
     per_page = request.per_page
     offset = 0 if position is not None else (request.page - 1) * per_page
     bounds = {**params, "limit": per_page + 1, "offset": offset, "reach": offset + per_page + 1}
@@ -222,12 +232,14 @@ def paginate(
     if query.plain:
         # Through the session's connection: plain rows skip the ORM's execution layer as well.
         # Nothing is flushed first; a list page reads in its own unit of work.
-        result = uow.session.connection().execute(query.page, bounds)
-        names = result.keys()
-        rows: list[Any] = [dict(zip(names, row, strict=True)) for row in result.all()]  # one fetchall
+        with guard():
+            result = uow.session.connection().execute(query.page, bounds)
+            names = result.keys()
+            rows: list[Any] = [dict(zip(names, row, strict=True)) for row in result.all()]  # one fetchall
         keys = [row.pop(SORT_KEY) for row in rows]
     else:
-        pairs = uow.session.execute(query.page, bounds).unique().all()
+        with guard():
+            pairs = uow.session.execute(query.page, bounds).unique().all()
         rows, keys = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
     next_cursor = None
     if len(rows) > per_page:

@@ -6,10 +6,10 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import Any, get_args
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Select,
     and_,
@@ -27,9 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from models import Post, User
 from schemas.common import AuthorRef
 from schemas.posts import PostCreate, PostOut, PostQuery, PostReplace, PostUpdate, Status
+from services import search
 from services.actor import Actor, require
-from services.errors import Conflict, Forbidden, NotFound
-from services.pagination import After, Listing, Paged, like_pattern, listing, order, paginate, resume
+from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.pagination import After, Listing, Order, Paged, like_pattern, listing, order, paginate, resume
 from services.uow import UnitOfWork
 
 STATUSES = frozenset(get_args(Status))
@@ -88,18 +89,42 @@ def list_posts(*, uow: UnitOfWork, actor: Actor | None, query: PostQuery) -> Pag
     """A page of posts as dicts in PostOut's shape: plain rows, cheaper to load than ORM objects,
     for posts that are only read."""
     query, position = resume(uow, "posts", query)
+    if query.search is None and query.sort == "relevance":
+        raise Invalid("sort=relevance ranks a search: give search too", loc=("query", "sort"))
+    if query.search is not None and "sort" not in query.model_fields_set:
+        query = query.model_copy(update={"sort": "relevance"})
+    dialect = uow.session.get_bind().dialect.name
+    words = None
+    if query.search is not None:
+        words = search.fts5_words(search.parse(query.search))
+        if words is None:  # no word to look for: nothing is found
+            return Paged([], 0, query, cursor_mode=position is not None, next_cursor=None)
+    substring = None
+    if query.q:
+        substring = search.fts5_substring(query.q) if dialect == "sqlite" else like_pattern(query.q)
     filters = {
         "author_id": query.author_id,
         "author": query.author.lower() if query.author else None,
         "slug": query.slug,
-        "q": like_pattern(query.q) if query.q else None,
+        "q": substring,
+        "search": (words if dialect == "sqlite" else query.search) if words is not None else None,
         "updated_since": query.updated_since,
     }
     given = {name: value for name, value in filters.items() if value is not None}
     after = position.after if position is not None else None
-    shape = _listing(_viewer(actor), query.sort, frozenset(given), query.status, after)
     params = {**given, "viewer_id": actor.user_id if actor is not None else None}
-    paged = paginate(uow, shape, query, list_name="posts", position=position, params=params)
+    shape = partial(_listing, dialect, _viewer(actor), query.sort, frozenset(given), query.status, after)
+    page = partial(paginate, uow, request=query, list_name="posts", position=position, params=params)
+    if words is None:
+        paged = page(shape())
+    else:
+        limit = search.TimeLimit(uow.session, uow.config.search_timeout_ms)
+        try:
+            paged = page(shape(), guard=limit.statement)
+        except search.TimedOut:
+            # The first matches the index yields, ranked: fast at any count; not the true total.
+            paged = page(shape(ranked=False), cached_total=False)
+            paged.incomplete = True
     paged.rows = [_shaped(row) for row in paged.rows]
     return paged
 
@@ -120,10 +145,39 @@ _ROWS = select(
 
 
 @functools.cache
-def _listing(viewer: str, sort: str, filters: frozenset[str], status: str | None, after: After) -> Listing:
-    """The list statements for one shape of query (kind of viewer, sort, which filters are given),
-    built once with every value a bound parameter (see services/pagination.Listing)."""
-    stmt = select(Post)
+def _listing(
+    dialect: str,
+    viewer: str,
+    sort: str,
+    filters: frozenset[str],
+    status: str | None,
+    after: After,
+    ranked: bool = True,
+) -> Listing:
+    """The list statements for one shape of query (database, kind of viewer, sort, which filters
+    are given), built once with every value a bound parameter (see services/pagination.Listing).
+
+    With `search`, the list is the best MAX_RESULTS matches the viewer may see (or, not `ranked`,
+    the first the index yields, ranked), in relevance order or the sort's."""
+    stmt = _filtered(select(Post), dialect, filters, status)
+    parts = _visible_parts(viewer, bindparam("viewer_id"))
+    if "search" not in filters:
+        return listing(stmt, order(SORTS, sort, Post.id), rows=_ROWS, parts=parts, after=after)
+    join, rank, matches = search.post_words_match(dialect)
+    best = stmt.with_only_columns(Post.id, rank.label("relevance"))
+    if join is not None:
+        best = best.join(join, join.c.rowid == Post.id)
+    best = best.where(matches, _visibility(viewer, bindparam("viewer_id")))
+    if ranked:
+        best = best.order_by(rank, Post.id)
+    found = best.limit(search.MAX_RESULTS).subquery("best")
+    in_order = (
+        Order(found.c.relevance, Post.id, False) if sort == "relevance" else order(SORTS, sort, Post.id)
+    )
+    return listing(select(Post).join(found, found.c.id == Post.id), in_order, rows=_ROWS, after=after)
+
+
+def _filtered(stmt: Select[Any], dialect: str, filters: frozenset[str], status: str | None) -> Select[Any]:
     if status is not None:
         stmt = stmt.where(status_is(status))
     if "author_id" in filters:
@@ -134,13 +188,13 @@ def _listing(viewer: str, sort: str, filters: frozenset[str], status: str | None
     if "slug" in filters:
         stmt = stmt.where(Post.slug == bindparam("slug"))
     if "q" in filters:
-        pattern: BindParameter[str] = bindparam("q")
-        stmt = stmt.where(or_(Post.title.ilike(pattern, escape="/"), Post.content.ilike(pattern, escape="/")))
+        join, matches = search.post_substring(dialect, Post.title, Post.content)
+        if join is not None:
+            stmt = stmt.join(join, join.c.rowid == Post.id)
+        stmt = stmt.where(matches)
     if "updated_since" in filters:
         stmt = stmt.where(Post.updated_at >= bindparam("updated_since"))
-    in_order = order(SORTS, sort, Post.id)
-    parts = _visible_parts(viewer, bindparam("viewer_id"))
-    return listing(stmt, in_order, rows=_ROWS, parts=parts, after=after)
+    return stmt
 
 
 @functools.cache

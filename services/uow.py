@@ -32,13 +32,14 @@ class UnitOfWork:
         # refresh token revokes its login, then answers 401): remembered callers must be re-checked.
         self.revoked_credentials = False
 
-    def count(self, stmt: Select[Any], params: dict[str, Any]) -> int:
-        """Run a COUNT statement, through the web layer's total cache when it gave one."""
+    def count(self, stmt: Select[Any], params: dict[str, Any], *, cached: bool = True) -> int:
+        """Run a COUNT statement, through the web layer's total cache when it gave one (unless
+        the count is not the list's true total: `cached=False`)."""
 
         def run() -> int:
             return self.session.scalar(stmt, params) or 0
 
-        return self._totals(run) if self._totals is not None else run()
+        return self._totals(run) if self._totals is not None and cached else run()
 
     def now(self) -> datetime:
         """The services' time: the configured clock's (tests move it)."""

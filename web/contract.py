@@ -253,6 +253,8 @@ def page_response(
 ) -> Response:
     """The list envelope for a page (its rows, or `items` made from them). The items (ORM objects,
     dicts or models) are validated with it in one call into pydantic-core, not one per item."""
+    # The posts list says whether a search finished in time; no other list searches.
+    searched = "incomplete_results" in page_model.model_fields
     envelope = page_model.model_validate(
         {
             "items": paged.rows if items is None else items,
@@ -261,6 +263,7 @@ def page_response(
             "total": paged.total,
             "pages": paged.pages,
             "next_cursor": paged.next_cursor,
+            **({"incomplete_results": paged.incomplete} if searched else {}),
         }
     )
     response = json_response(envelope)

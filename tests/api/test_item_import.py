@@ -56,7 +56,12 @@ def test_creates_then_updates_skips_or_fails(client, admin, app):
     assert (updated["created"], updated["updated"], updated["skipped"]) == (1, 1, 0)
     after = by_sku(client)["SKU-0001"]
     assert updated["ids"][1] == before["id"]
-    assert (after["name"], after["price"], after["description"], after["stock"]) == ("renamed", "9.00", "new", 0)
+    assert (after["name"], after["price"], after["description"], after["stock"]) == (
+        "renamed",
+        "9.00",
+        "new",
+        0,
+    )
     assert after["created_at"] == before["created_at"] and after["updated_at"] > before["updated_at"]
 
 
@@ -73,7 +78,11 @@ def test_a_bad_row_writes_nothing_and_says_where(client, admin, app):
     duplicate = client.post(IMPORT, json={"items": [row(1), row(2), row(1)]}, headers=admin)
     body = assert_problem(duplicate, 422)
     assert [e["loc"] for e in body["errors"]] == [["body", "items", 2, "sku"]]
-    for bad in ({"items": []}, {"items": [row(n) for n in range(1001)]}, {"items": [row(1)], "on_conflict": "x"}):
+    for bad in (
+        {"items": []},
+        {"items": [row(n) for n in range(1001)]},
+        {"items": [row(1)], "on_conflict": "x"},
+    ):
         assert_problem(client.post(IMPORT, json=bad, headers=admin), 422)
     assert count(app, models.Item) == 0
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 import models
+from services import search
 
 
 def test_the_migrated_schema_is_the_one_the_models_declare(database_url):
@@ -19,18 +20,39 @@ def test_the_migrated_schema_is_the_one_the_models_declare(database_url):
             # SQLite cannot reflect expression indexes; their names are checked below instead.
             warnings.filterwarnings("ignore", "autogenerate skipping", UserWarning)
             warnings.filterwarnings("ignore", "Skipped unsupported reflection")
-            diff = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
+            # The search indexes are not modelled (services/search.py): checked below by name.
+            context = MigrationContext.configure(conn, opts={"include_name": _modelled})
+            diff = compare_metadata(context, models.Base.metadata)
+            search_objects = _search_objects(conn)
             sqlite = engine.dialect.name == "sqlite"
             schema = conn.execute(text("SELECT type, name, sql FROM sqlite_master")).all() if sqlite else []
     finally:
         engine.dispose()
     assert diff == []
     if sqlite:
+        assert set(search.FTS5_TABLES) | set(search.SQLITE_TRIGGERS) <= search_objects
+    else:
+        assert set(search.PG_INDEXES) <= search_objects
+    if sqlite:
         indexes = {name for kind, name, _ in schema if kind == "index"}
         declared = {index.name for table in models.Base.metadata.tables.values() for index in table.indexes}
         assert declared - indexes == set()
         plain = {name for kind, name, sql in schema if kind == "table" and "AUTOINCREMENT" not in sql}
         assert {t.name for t in models.Base.metadata.tables.values() if _never_reuses_ids(t)} & plain == set()
+
+
+def _modelled(name, kind, parent) -> bool:
+    if name is None:
+        return True
+    return not (name in search.PG_INDEXES or name.startswith(search.FTS5_TABLES))
+
+
+def _search_objects(conn) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        return set(
+            conn.execute(text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")).scalars()
+        )
+    return set(conn.execute(text("SELECT indexname FROM pg_indexes")).scalars())
 
 
 def _never_reuses_ids(table) -> bool:
