@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
 
-.PHONY: install install-dev run migrate test lint format seed bench bench-steps bench-soak clean system-packages loadtest
+.PHONY: install install-dev run migrate test lint format seed bench bench-scale bench-steps bench-soak clean system-packages loadtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ B ?= .
 SCENARIO ?= cached
 bench-ab: install-dev system-packages ## one scenario of make bench on checkouts A and B, in turns
 	$(BIN)/python bench/ab.py $(A) $(B) --scenario $(SCENARIO)
+
+# The section 7 targets at a million posts (seeded once into var/bench-scale/ and a PostgreSQL
+# database, reseeded when the schema changes): ARGS="--posts 100000 ..." for another size.
+bench-scale: install-dev           ## search, cursors, totals under writes, import at 1M posts, both engines
+	$(BIN)/python bench/scale.py $(ARGS)
 
 bench-instructions: install-dev     ## instructions per in-process cached GET (callgrind): SCENARIO=uncached too
 	$(BIN)/python bench/instructions.py --scenario $(SCENARIO)

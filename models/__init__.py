@@ -5,7 +5,7 @@ from models.base import Base
 from models.comment import Comment
 from models.idempotency import IdempotencyRecord
 from models.item import Item
-from models.post import Post
+from models.post import Post, PostCount
 from models.user import User
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Item",
     "LoginOrigin",
     "Post",
+    "PostCount",
     "RefreshToken",
     "RevokedAccessToken",
     "User",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, select, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, func, select, text
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from models.base import NEVER_REUSE_IDS, Base, Timestamped, UTCDateTime, utcnow
@@ -60,3 +60,14 @@ class Post(Timestamped, Base):
         self.status = status
         if status == "published" and self.published_at is None:
             self.published_at = utcnow()
+
+
+class PostCount(Base):
+    """How many posts have each status, kept by triggers on `posts` in the writing transaction
+    (migration 9a5b6c7d8e9f): an unfiltered list's total is read here, not counted over every
+    post at each list miss (a comment bumps the posts namespace, so misses come often)."""
+
+    __tablename__ = "post_counts"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
