@@ -22,5 +22,8 @@ class User(Timestamped, Base):
         Index("uq_users_email_lower", func.lower(email), unique=True),
         Index("ix_users_created_at", "created_at"),
         Index("ix_users_updated_at", "updated_at", "id"),
+        # sort=username orders by lower(username), id: both ways from one index (PostgreSQL sorted
+        # with the unique index alone, which does not hold the id).
+        Index("ix_users_username_lower_id", func.lower(username), "id"),
         NEVER_REUSE_IDS,
     )

@@ -40,19 +40,9 @@ from sqlalchemy.orm import Session
 POSTS_TRIGRAM = table("posts_trigram", column("rowid"))
 POSTS_WORDS = table("posts_words", column("rowid"))
 ITEMS_TRIGRAM = table("items_trigram", column("rowid"))
-FTS5_TABLES = ("posts_trigram", "posts_words", "items_trigram")
-SQLITE_TRIGGERS = tuple(f"{t}_search_{e}" for t in ("posts", "items") for e in ("insert", "delete", "update"))
-# PostgreSQL: the indexes by name, and the stored tsvector column (title weighted A, content B),
-# not mapped by the ORM: a post is never loaded with it.
-PG_INDEXES = (
-    "ix_posts_title_trgm",
-    "ix_posts_content_trgm",
-    "ix_posts_search",
-    "ix_items_name_trgm",
-    "ix_items_description_trgm",
-)
+# PostgreSQL: the stored tsvector column (title weighted A, content B), not mapped by the ORM:
+# a post is never loaded with it. models/unmodelled.py names what the migrations build.
 PG_VECTOR = "posts.search_vector"
-PG_COLUMNS = ("search_vector",)
 # bm25 column weights (title, content) on SQLite; PostgreSQL's ts_rank weighs A over B likewise.
 BM25 = "bm25(posts_words, 10.0, 1.0)"
 MAX_RESULTS = 1000
