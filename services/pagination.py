@@ -93,15 +93,15 @@ def listing(
     """
     entity = stmt.column_descriptions[0]["entity"]
     branches = [stmt.where(part) for part in parts] or [stmt]
-    # Counted before the position applies: a cursor page's total is the whole list's.
+    # Same FROM and WHERE, only count(*): no ORDER BY, eager joins or comment_count subquery.
+    # Disjoint parts add up; each is counted from its own index. Counted before the position
+    # applies: a cursor page's total is the whole list's.
     counts = [b.with_only_columns(func.count(), maintain_column_froms=True) for b in branches]
     if after is not None:
         key = bindparam("after_key", type_=in_order.column.type)
         past = in_order.after(key, bindparam("after_id"), after)
         branches = [branch.where(condition) for branch in branches for condition in past]
     sort_key = in_order.column.label("sort_key")
-    # Same FROM and WHERE, only count(*): no ORDER BY, eager joins or comment_count subquery.
-    # Disjoint parts add up; each is counted from its own index.
     if len(counts) == 1:
         count = counts[0]
     else:
