@@ -130,14 +130,16 @@ def post_substring(dialect: str, title: Any, content: Any) -> tuple[Any, ColumnE
     return None, or_(title.ilike(pattern, escape="/"), content.ilike(pattern, escape="/"))
 
 
-def item_substring(dialect: str, name: Any, description: Any, item_id: Any, text: str) -> ColumnElement[bool]:
+def item_substring(
+    dialect: str, name: Any, description: Any, item_id: Any, needle: str
+) -> ColumnElement[bool]:
     """For `q` on items (10,000 rows, not a million: a text shorter than a trigram is scanned)."""
-    if dialect == "sqlite" and len(text) >= 3:
+    if dialect == "sqlite" and len(needle) >= 3:
         matching = select(ITEMS_TRIGRAM.c.rowid).where(
-            literal_column("items_trigram").op("MATCH")(fts5_substring(text))
+            literal_column("items_trigram").op("MATCH")(fts5_substring(needle))
         )
         return cast("ColumnElement[bool]", item_id.in_(matching))
-    return or_(name.icontains(text, autoescape=True), description.icontains(text, autoescape=True))
+    return or_(name.icontains(needle, autoescape=True), description.icontains(needle, autoescape=True))
 
 
 class TimedOut(Exception):

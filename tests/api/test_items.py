@@ -165,6 +165,18 @@ def test_filters_and_sort(client, admin):
     assert names(client.get(f"{ITEMS}?in_stock=false")) == ["Apple"]
     assert names(client.get(f"{ITEMS}?q=FRUIT")) == ["Apple"]
     assert names(client.get(f"{ITEMS}?q=tiny")) == ["Cherry"]
+    assert names(client.get(f"{ITEMS}?q=an")) == ["Banana"]  # shorter than a trigram: a scan
+    assert names(client.get(f"{ITEMS}?q=%25%25%25")) == []  # wildcards are literal either way
+    # The trigram index follows every write.
+    cherry = client.get(f"{ITEMS}?q=tiny").get_json()["items"][0]
+    patched = client.patch(
+        f"{ITEMS}/{cherry['id']}", json={"name": "Damson", "description": ""}, headers=admin
+    )
+    assert patched.status_code == 200
+    assert names(client.get(f"{ITEMS}?q=tiny")) == [] and names(client.get(f"{ITEMS}?q=damso")) == ["Damson"]
+    assert client.delete(f"{ITEMS}/{cherry['id']}", headers=admin).status_code == 204
+    assert names(client.get(f"{ITEMS}?q=damso")) == []
+    make(client, admin, name="Cherry", price="10.00", stock=2, description="Tiny")
     for qs in ("sort=stock", "min_price=abc", "max_price=-1", "min_price=1.001", "in_stock=maybe", "x=1"):
         problem = assert_problem(client.get(f"{ITEMS}?{qs}"), 422)
         assert problem["errors"][0]["loc"][0] == "query"
